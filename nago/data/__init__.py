@@ -1,0 +1,13 @@
+"""Datasets: a registry of loaders that turn published on-disk formats into uint8 arrays.
+
+``load_dataset(name, root=...)`` returns :class:`DatasetSplits` (train / val / test); ``DATASETS``
+lists the names. Importing this package registers every loader.
+"""
+
+from __future__ import annotations
+
+from nago.data.base import ArraySplit, DatasetSplits
+from nago.data.registry import DATASETS, LoadOptions, load_dataset
+from nago.data import cifar, digits, flowers, folder, imagenet  # noqa: E402,F401  (register the loaders)
+
+__all__ = ["DATASETS", "ArraySplit", "DatasetSplits", "LoadOptions", "load_dataset"]
