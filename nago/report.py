@@ -3,8 +3,8 @@
 ``write_report(run_dir)`` reads ``run_dir/study.sqlite`` and writes next to it:
 
 * ``trials.csv`` — one row per trial: ``id, state, fidelity, seed, fail_kind, message``, every config
-  parameter, every metric, ``duration_s``. A metric whose name clashes with one of those columns is
-  written as ``metrics.<name>``.
+  parameter, every metric, ``duration_s``. A config parameter named like one of the fixed columns is
+  written as ``config.<name>``, a metric named like any earlier column as ``metrics.<name>``.
 * ``pareto.csv`` — the non-dominated trials, best first in the first objective.
 * ``report.md`` — counts by state and failure kind, the failed trials, the objectives, the Pareto table,
   the final hypervolume and its reference point, the best trial per objective, links to the plots.
@@ -82,18 +82,20 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
 
 def trial_rows(trials: Sequence[Trial], metric_order: Sequence[str] = ()) -> tuple[list[dict], list[str]]:
     """Flat rows (one per trial) and their column order, as written to ``trials.csv``."""
-    params = _union([t.config for t in trials])
+    reserved = {*_BASE_COLUMNS, "duration_s"}
+    param_col = {p: f"config.{p}" if p in reserved else p for p in _union([t.config for t in trials])}
     metrics = list(dict.fromkeys([*metric_order, *_union([t.metrics for t in trials])]))
-    taken = set(_BASE_COLUMNS) | set(params) | {"duration_s"}
+    taken = reserved | set(param_col.values())
     metric_col = {m: f"metrics.{m}" if m in taken else m for m in metrics}
     rows = []
     for t in trials:
         row = {"id": t.id, "state": t.state.value, "fidelity": t.fidelity, "seed": t.seed}
-        row.update(fail_kind=t.fail_kind, message=t.message, **t.config)
+        row.update(fail_kind=t.fail_kind, message=t.message)
+        row.update({param_col[p]: v for p, v in t.config.items()})
         row.update({metric_col[m]: v for m, v in t.metrics.items()})
         row["duration_s"] = None if t.duration is None else round(t.duration, 3)
         rows.append(row)
-    return rows, [*_BASE_COLUMNS, *params, *metric_col.values(), "duration_s"]
+    return rows, [*_BASE_COLUMNS, *param_col.values(), *metric_col.values(), "duration_s"]
 
 
 def front_fidelity(trials: Sequence[Trial]) -> float | None:

@@ -172,3 +172,14 @@ def test_front_steps_follow_the_dominated_boundary():
     # min/min mirrors it: (1,3), (2,2), (3,1) in raw units, the steps bulge towards the worse corner
     xs, ys = front_steps(np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]]), [False, False])
     assert sorted(zip(xs.tolist(), ys.tolist())) == [(1, 3), (2, 2), (2, 3), (3, 1), (3, 2)]
+
+
+def test_clashing_column_names_are_prefixed(tmp_path):
+    trials = [({"seed": 1, "val_acc": 2}, None, {"val_acc": 0.5, "duration_s": 3.0, "id": 9.0})]
+    out = write_report(make_run(tmp_path, trials, objectives=["val_acc:max"]), plots=False)
+    row = read_csv(out["trials.csv"])[0]
+    assert list(row) == [
+        "id", "state", "fidelity", "seed", "fail_kind", "message", "config.seed", "val_acc", "N", "P",  # N, P: the waiting trial
+        "metrics.val_acc", "metrics.duration_s", "metrics.id", "duration_s",
+    ]
+    assert (row["id"], row["seed"], row["config.seed"], row["metrics.val_acc"]) == ("1", "7", "1", "0.5")
