@@ -6,8 +6,8 @@ lists the names. Importing this package registers every loader.
 
 from __future__ import annotations
 
+from nago.data import cifar, digits, flowers, folder, imagenet  # noqa: F401  (registers the loaders)
 from nago.data.base import ArraySplit, DatasetSplits
 from nago.data.registry import DATASETS, LoadOptions, load_dataset
-from nago.data import cifar, digits, flowers, folder, imagenet  # noqa: E402,F401  (register the loaders)
 
 __all__ = ["DATASETS", "ArraySplit", "DatasetSplits", "LoadOptions", "load_dataset"]

@@ -28,25 +28,28 @@ from nago.errors import DataError
 #: Default side length of the large-image datasets.
 LARGE_IMAGE_SIZE = 224
 _STATS_MAX_IMAGES = 10_000
-_STATS_MAX_BYTES = 200_000_000
+_STATS_MAX_BYTES = 100_000_000
 
 
 def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std in ``[0, 1]`` units of uint8 ``images [N, H, W, C]`` (a sample if big)."""
+    """Per-channel mean and std in ``[0, 1]`` units of uint8 ``images [N, H, W, C]`` (a sample if big).
+
+    Uses per-channel value histograms, so the sums are exact and no float copy of the images is made.
+    """
     n, h, w, c = images.shape
     if n == 0:
         return (0.0,) * c, (1.0,) * c
     budget = max(1, min(_STATS_MAX_IMAGES, _STATS_MAX_BYTES // (h * w * c)))
     idx = np.unique(np.linspace(0, n - 1, min(n, budget)).astype(np.int64))
-    total = np.zeros(c)
-    total_sq = np.zeros(c)
+    hist = np.zeros((c, 256), dtype=np.int64)
     for start in range(0, len(idx), 256):
-        chunk = np.asarray(images[idx[start : start + 256]], dtype=np.float64).reshape(-1, c) / 255.0
-        total += chunk.sum(0)
-        total_sq += np.square(chunk).sum(0)
-    count = len(idx) * h * w
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        chunk = np.asarray(images[idx[start : start + 256]])
+        for k in range(c):
+            hist[k] += np.bincount(chunk[..., k].ravel(), minlength=256)
+    values = np.arange(256) / 255.0
+    count = hist.sum(1)
+    mean = hist @ values / count
+    std = np.sqrt(np.maximum(hist @ values**2 / count - mean**2, 0.0))
     std = np.where(std > 0, std, 1.0)
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
@@ -206,7 +209,7 @@ def from_files(
             split_files, path=path, size=size, desc=f"{opts.name}/{split} {size}px", progress=opts.progress
         )
         splits[split] = ArraySplit(images=images, labels=np.asarray(split_labels, dtype=np.int64))
-        cache_files[split] = str(path) if len(split_files) else ""
+        cache_files[split] = str(path)
         manifest[split] = {"files": rel, "labels": splits[split].labels.tolist()}
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     split_file = write_json_once(cache / f"{opts.name}-splits-{key}.json", manifest)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,19 +26,47 @@ from nago.data.registry import DATASETS, LoadOptions
 from nago.errors import DataError
 
 _SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html (the python version of the official archive)"
+
+
+class _Layout(NamedTuple):
+    folder: str
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+    meta: str
+    label_key: bytes
+    names_key: bytes
+
+
 _LAYOUTS = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
-                "batches.meta", b"labels", b"label_names"),
-    "cifar100": ("cifar-100-python", ["train"], ["test"], "meta", b"fine_labels", b"fine_label_names"),
+    "cifar10": _Layout(
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "batches.meta",
+        b"labels",
+        b"label_names",
+    ),
+    "cifar100": _Layout("cifar-100-python", ("train",), ("test",), "meta", b"fine_labels", b"fine_label_names"),
 }
+# what unpickling a damaged or foreign file can raise
+_PICKLE_ERRORS = (
+    OSError,
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ImportError,
+    IndexError,
+    KeyError,
+)
 
 
 def _unpickle(path: Path) -> dict[Any, Any]:
     try:
         with open(path, "rb") as f:
             obj = pickle.load(f, encoding="bytes")
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
-            IndexError, KeyError) as e:
+    except _PICKLE_ERRORS as e:
         raise DataError(f"cannot read CIFAR pickle {path}: {type(e).__name__}: {e}") from e
     if not isinstance(obj, dict):
         raise DataError(f"CIFAR pickle {path} holds a {type(obj).__name__}, expected a dict")
@@ -48,7 +76,7 @@ def _unpickle(path: Path) -> dict[Any, Any]:
 def _batch(path: Path, label_key: bytes) -> ArraySplit:
     obj = _unpickle(path)
     if b"data" not in obj or label_key not in obj:
-        raise DataError(f"CIFAR pickle {path} lacks {b'data'!r} or {label_key!r} (keys: {sorted(obj)})")
+        raise DataError(f"CIFAR pickle {path} lacks {b'data'!r} or {label_key!r} (keys: {sorted(map(repr, obj))})")
     data = np.asarray(obj[b"data"])
     labels = np.asarray(obj[label_key], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
@@ -61,21 +89,23 @@ def _batch(path: Path, label_key: bytes) -> ArraySplit:
 
 
 def _load(opts: LoadOptions) -> DatasetSplits:
-    subdir, train_names, test_names, meta_name, label_key, names_key = _LAYOUTS[opts.name]
-    layout = f"<root>/{subdir}/{{{', '.join(train_names + test_names + [meta_name])}}}"
+    """Load CIFAR-10 or CIFAR-100 (``opts.name``) as uint8 ``[N, 32, 32, 3]`` arrays."""
+    lay = _LAYOUTS[opts.name]
+    names = [*lay.train, *lay.test, lay.meta]
+    layout = f"<root>/{lay.folder}/{{{', '.join(names)}}}"
     root = opts.require_root(layout, _SOURCE)
-    folder = root / subdir if (root / subdir).is_dir() else root
-    paths = [folder / n for n in train_names + test_names + [meta_name]]
+    folder = root / lay.folder if (root / lay.folder).is_dir() else root
+    paths = [folder / n for n in names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise DataError(f"dataset {opts.name!r}: missing {missing[0]}; expected {layout}; get it from {_SOURCE}")
     meta = _unpickle(paths[-1])
-    if names_key not in meta:
-        raise DataError(f"CIFAR meta file {paths[-1]} lacks {names_key!r} (keys: {sorted(meta)})")
-    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[names_key]]
+    if lay.names_key not in meta:
+        raise DataError(f"CIFAR meta file {paths[-1]} lacks {lay.names_key!r} (keys: {sorted(map(repr, meta))})")
+    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[lay.names_key]]
     parts = {
-        "train": [_batch(folder / n, label_key) for n in train_names],
-        "test": [_batch(folder / n, label_key) for n in test_names],
+        "train": [_batch(folder / n, lay.label_key) for n in lay.train],
+        "test": [_batch(folder / n, lay.label_key) for n in lay.test],
     }
     merged = {
         k: ArraySplit(np.concatenate([b.images for b in v]), np.concatenate([b.labels for b in v]))

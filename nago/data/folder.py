@@ -31,14 +31,15 @@ def _images_under(folder: Path) -> list[Path]:
     found: list[Path] = []
     for here, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(here) / n for n in sorted(names)
-                  if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS]
+        found += [
+            Path(here) / n
+            for n in sorted(names)
+            if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS
+        ]
     return found
 
 
-def list_class_tree(
-    folder: Path, *, classes: Sequence[str] | None = None
-) -> tuple[list[str], list[Path], np.ndarray]:
+def list_class_tree(folder: Path, *, classes: Sequence[str] | None = None) -> tuple[list[str], list[Path], np.ndarray]:
     """List the images of a class tree.
 
     Args:
@@ -100,7 +101,10 @@ def load_folder(opts: LoadOptions) -> DatasetSplits:
     official validation split (``val_fraction`` ignored). A ``train/`` without ``test/``, or a plain
     ``<root>/<class>/*`` tree, gets a generated test split.
     """
-    layout = "<root>/train/<class>/<image> and <root>/test/<class>/<image> (optional <root>/val/...), or <root>/<class>/<image>"
+    layout = (
+        "<root>/train/<class>/<image> and <root>/test/<class>/<image> (optional <root>/val/...), "
+        "or <root>/<class>/<image>"
+    )
     root = opts.require_root(layout, "your own images")
     train_dir, test_dir, val_dir = root / "train", root / "test", root / "val"
     if not (train_dir.is_dir() and test_dir.is_dir()):
@@ -109,8 +113,15 @@ def load_folder(opts: LoadOptions) -> DatasetSplits:
     _, test_files, test_labels = list_class_tree(test_dir, classes=classes)
     val = list_class_tree(val_dir, classes=classes)[1:] if val_dir.is_dir() else None
     sources = [str(d) for d in (train_dir, val_dir, test_dir) if d.is_dir()]
-    return from_files(opts, root=root, classes=classes, train=(files, labels), test=(test_files, test_labels),
-                      val=val, info={"sources": sources})
+    return from_files(
+        opts,
+        root=root,
+        classes=classes,
+        train=(files, labels),
+        test=(test_files, test_labels),
+        val=val,
+        info={"sources": sources},
+    )
 
 
 @DATASETS.register("sport8")
@@ -148,13 +159,15 @@ def load_mit67(opts: LoadOptions) -> DatasetSplits:
     ``kitchen/int474.jpg``, relative to ``Images/``), they are the official train/test split;
     otherwise test is a generated stratified 20% (fixed seed 0).
     """
-    root = opts.require_root("<root>/Images/<class>/*.jpg with <root>/TrainImages.txt and <root>/TestImages.txt",
-                             _MIT67_SOURCE)
+    root = opts.require_root(
+        "<root>/Images/<class>/*.jpg with <root>/TrainImages.txt and <root>/TestImages.txt", _MIT67_SOURCE
+    )
     images = root / "Images" if (root / "Images").is_dir() else root
     lists = root / "TrainImages.txt", root / "TestImages.txt"
     if not all(p.is_file() for p in lists):
         return _single_tree(opts, root, images)
     classes = list_class_tree(images)[0]
     train, test = (_read_split_list(p, images, classes) for p in lists)
-    return from_files(opts, root=root, classes=classes, train=train, test=test,
-                      info={"sources": [str(images), *map(str, lists)]})
+    return from_files(
+        opts, root=root, classes=classes, train=train, test=test, info={"sources": [str(images), *map(str, lists)]}
+    )

@@ -16,7 +16,7 @@ from nago.data.split import check_fraction, check_max_train
 from nago.errors import ConfigError, DataError
 from nago.registry import Registry
 
-DATASETS: Registry[Callable[["LoadOptions"], DatasetSplits]] = Registry("dataset")
+DATASETS: Registry[Callable[[LoadOptions], DatasetSplits]] = Registry("dataset")
 
 #: Default cache folder name under the dataset root.
 CACHE_DIRNAME = ".nago-cache"
@@ -105,9 +105,7 @@ def load_dataset(
         DataError: missing or malformed files (the message names the path and the layout).
     """
     loader = DATASETS.get(name)
-    if image_size is not None and (
-        isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
-    ):
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
         raise ConfigError(f"image_size={image_size!r} is invalid; allowed: None or an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed={seed!r} is invalid; allowed: an integer >= 0")

@@ -52,7 +52,7 @@ def _pick(labels: np.ndarray, total: int, rng: np.random.Generator, keep_one: bo
     take = _allocate(counts, total, cap)
     by_class = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    chosen = [rng.permutation(by_class[s : s + n])[:k] for s, n, k in zip(starts, counts, take)]
+    chosen = [rng.permutation(by_class[s : s + n])[:k] for s, n, k in zip(starts, counts, take, strict=True)]
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
@@ -96,10 +96,7 @@ def generated_test_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def generated_test_note(population: str) -> str:
     """How :func:`generated_test_split` made a test split, for ``info["splits"]["test"]``."""
-    return (
-        f"generated: stratified {GENERATED_TEST_FRACTION:g} of {population}, "
-        f"seed {GENERATED_TEST_SEED} (fixed)"
-    )
+    return f"generated: stratified {GENERATED_TEST_FRACTION:g} of {population}, seed {GENERATED_TEST_SEED} (fixed)"
 
 
 def check_max_train(value: int | None) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def _dump(path: Path, obj: object) -> None:
 
 
 @pytest.fixture
-def tree_writer():
+def tree_writer() -> Callable[..., None]:
     """:func:`write_tree`, for tests that build their own class trees."""
     return write_tree
 
@@ -61,20 +62,16 @@ def fake_cifar10(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tree_writer():
-    """:func:`write_tree`, for tests that build their own class trees."""
-    return write_tree
-
-
-@pytest.fixture
 def fake_cifar100(tmp_path: Path) -> Path:
     """``<tmp>/cifar-100-python`` with 300 training and 100 test images (100 fine classes)."""
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     _dump(folder / "train", _cifar_batch(300, 100, b"fine_labels", 1))
     _dump(folder / "test", _cifar_batch(100, 100, b"fine_labels", 0))
-    _dump(folder / "meta", {b"fine_label_names": [f"f{i}".encode() for i in range(100)],
-                            b"coarse_label_names": [b"x"] * 20})
+    _dump(
+        folder / "meta",
+        {b"fine_label_names": [f"f{i}".encode() for i in range(100)], b"coarse_label_names": [b"x"] * 20},
+    )
     return tmp_path
 
 
@@ -89,8 +86,10 @@ def fake_flowers(tmp_path: Path) -> Path:
         write_image(root / "jpg" / f"image_{j + 1:05d}.jpg", COLOURS[c - 1], j, (30, 20))
     ids = np.arange(1, 19).reshape(3, 6)
     savemat(root / "imagelabels.mat", {"labels": labels[None, :]})
-    savemat(root / "setid.mat", {"trnid": ids[:, :2].ravel()[None], "valid": ids[:, 2:4].ravel()[None],
-                                 "tstid": ids[:, 4:].ravel()[None]})
+    savemat(
+        root / "setid.mat",
+        {"trnid": ids[:, :2].ravel()[None], "valid": ids[:, 2:4].ravel()[None], "tstid": ids[:, 4:].ravel()[None]},
+    )
     return root
 
 

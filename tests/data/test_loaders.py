@@ -50,8 +50,13 @@ def test_registry_names_and_unknown_dataset() -> None:
 
 @pytest.mark.parametrize(
     "kwargs,field",
-    [({"val_fraction": 0.0}, "val_fraction"), ({"val_fraction": 1.0}, "val_fraction"),
-     ({"image_size": 0}, "image_size"), ({"seed": -1}, "seed"), ({"max_train": 0}, "max_train")],
+    [
+        ({"val_fraction": 0.0}, "val_fraction"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"image_size": 0}, "image_size"),
+        ({"seed": -1}, "seed"),
+        ({"max_train": 0}, "max_train"),
+    ],
 )
 def test_bad_arguments(kwargs: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
@@ -73,6 +78,12 @@ def test_digits_end_to_end() -> None:
     # class balance of val follows the pool
     counts = np.bincount(ds.val.labels, minlength=10)
     assert counts.min() >= 12 and counts.max() <= 17
+
+
+def test_info_is_json_serialisable(fake_sport8: Path) -> None:
+    for ds in (load_dataset("digits", max_train=50), load_dataset("sport8", root=fake_sport8, image_size=8)):
+        record = json.loads(json.dumps(ds.info))
+        assert record["sizes"]["train"] == len(ds.train) and record["seed"] == 0
 
 
 def test_digits_seed_moves_val_not_test() -> None:
@@ -174,8 +185,9 @@ def test_sport8_generated_split_is_fixed_and_recorded(fake_sport8: Path, tmp_pat
     assert len(ds.val) == 6 and len(ds.train) == 18
     assert ds.info["classes"] == ["class0", "class1", "class2"]
     assert "generated" in ds.info["splits"]["test"]
-    other = load_dataset("sport8", root=fake_sport8, image_size=8, val_fraction=0.25, seed=7,
-                         cache_dir=tmp_path / "elsewhere")
+    other = load_dataset(
+        "sport8", root=fake_sport8, image_size=8, val_fraction=0.25, seed=7, cache_dir=tmp_path / "elsewhere"
+    )
     files = [json.loads(Path(d.info["split_file"]).read_text()) for d in (ds, other)]
     assert files[0]["test"] == files[1]["test"]  # test never depends on the seed
     assert files[0]["val"] != files[1]["val"]
