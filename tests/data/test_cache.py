@@ -95,3 +95,13 @@ def test_progress_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert show_progress(None, 5000) and not show_progress(None, 10) and show_progress(True, 10)
     monkeypatch.setenv("NAGO_NO_PROGRESS", "1")
     assert not show_progress(True, 5000)
+
+
+def test_worker_count_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Image.new("RGB", (5, 5)).save(tmp_path / "a.png")
+    monkeypatch.setenv("NAGO_DATA_WORKERS", "1")
+    out = cached_decode([tmp_path / "a.png"], path=tmp_path / "c" / "a.npy", size=3, desc="t", progress=True)
+    assert out.shape == (1, 3, 3, 3)
+    monkeypatch.setenv("NAGO_DATA_WORKERS", "many")
+    with pytest.raises(DataError, match="NAGO_DATA_WORKERS='many'"):
+        cached_decode([tmp_path / "a.png"], path=tmp_path / "c" / "b.npy", size=3, desc="t")
