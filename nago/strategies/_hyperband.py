@@ -52,7 +52,8 @@ class HyperbandSchedule:
             raise ConfigError(f"bohb option 'min_budget': got {self.min_budget!r}; allowed: a number > 0 (epochs)")
         if not self.max_budget >= self.min_budget:
             raise ConfigError(
-                f"bohb option 'max_budget': got {self.max_budget!r}; allowed: a number >= min_budget ({self.min_budget})"
+                f"bohb option 'max_budget': got {self.max_budget!r}; "
+                f"allowed: a number >= min_budget ({self.min_budget})"
             )
         if not self.eta > 1:
             raise ConfigError(f"bohb option 'eta': got {self.eta!r}; allowed: a number > 1")

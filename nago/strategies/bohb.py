@@ -109,7 +109,10 @@ class BOHB(Strategy):
         self.metric, self.weights = self._parse_target(opts["metric"], opts["scalarisation"], opts["weights"])
         self._kde_levels = [p.levels if p.type == "categorical" else None for p in space.searchable]
 
-    def _parse_target(self, metric: Any, scalarisation: Any, weights: Any) -> tuple[ObjectiveSpec | None, np.ndarray | None]:
+    def _parse_target(
+        self, metric: Any, scalarisation: Any, weights: Any
+    ) -> tuple[ObjectiveSpec | None, np.ndarray | None]:
+        """Validate the ranking options: ``(objective, None)`` or ``(None, weights [m])``."""
         names = [o.name for o in self.objectives]
         if not names:
             raise ConfigError("bohb needs at least one objective, e.g. 'val_acc:max'")

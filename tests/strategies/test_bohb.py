@@ -30,7 +30,12 @@ SPACE = SearchSpace.from_dict(
 
 def quality(config: dict[str, Any]) -> float:
     """Noise-free quality (max 0 at x1=0.3, x2=0.7, n=3, c='b')."""
-    return -((config["x1"] - 0.3) ** 2) - (config["x2"] - 0.7) ** 2 - 0.05 * (config["n"] - 3) ** 2 - 0.1 * (config["c"] != "b")
+    return (
+        -((config["x1"] - 0.3) ** 2)
+        - (config["x2"] - 0.7) ** 2
+        - 0.05 * (config["n"] - 3) ** 2
+        - 0.1 * (config["c"] != "b")
+    )
 
 
 def synthetic(config: dict[str, Any], budget: float) -> float:
@@ -39,7 +44,9 @@ def synthetic(config: dict[str, Any], budget: float) -> float:
 
 
 def make(seed: int = 0, objectives=("val_acc:max",), fidelity: float | None = 120, **options) -> BOHB:
-    return STRATEGIES.get("bohb")(space=SPACE, objectives=parse_objectives(list(objectives)), seed=seed, fidelity=fidelity, **options)
+    return STRATEGIES.get("bohb")(
+        space=SPACE, objectives=parse_objectives(list(objectives)), seed=seed, fidelity=fidelity, **options
+    )
 
 
 def finish(trial: Trial, metrics: dict[str, float] | None) -> Trial:
@@ -165,7 +172,10 @@ def test_all_failed_rung_ends_its_bracket() -> None:
 
 def test_pending_rungs_do_not_block() -> None:
     s = make()
-    first = [Trial(id=i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.RUNNING) for i, p in enumerate(s.ask(4))]
+    first = [
+        Trial(id=i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.RUNNING)
+        for i, p in enumerate(s.ask(4))
+    ]
     s.tell([])
     nxt = s.ask(2, pending=first)
     assert [(p.info["bracket"], p.info["rung"], p.fidelity) for p in nxt] == [(1, 0, 60)] * 2
@@ -211,7 +221,9 @@ def test_model_needs_enough_points_and_uses_the_largest_budget() -> None:
     d = SPACE.dim
     s = make()
     rng = np.random.default_rng(0)
-    at = lambda i, budget: finish(Trial(id=i, config=SPACE.sample(rng, 1)[0], seed=0, fidelity=budget), {"val_acc": float(i)})  # noqa: E731
+    at = lambda i, budget: finish(
+        Trial(id=i, config=SPACE.sample(rng, 1)[0], seed=0, fidelity=budget), {"val_acc": float(i)}
+    )  # noqa: E731
     low = [at(i, 30) for i in range(2 * d + 1)]
     s.tell(low)
     assert s.fit_model() is None  # n_bad would be d, fewer than d + 1
@@ -228,7 +240,9 @@ def test_model_needs_enough_points_and_uses_the_largest_budget() -> None:
     s.tell(low + high[:-1])
     assert s.fit_model()[2] == 30  # 120 has too few, fall back to the largest budget with enough
     # failed trials count as bad points but cannot fill the good set
-    s.tell(low + [finish(Trial(id=200 + i, config=SPACE.sample(rng, 1)[0], seed=0, fidelity=30), None) for i in range(20)])
+    s.tell(
+        low + [finish(Trial(id=200 + i, config=SPACE.sample(rng, 1)[0], seed=0, fidelity=30), None) for i in range(20)]
+    )
     assert s.fit_model()[1].data.shape[0] == 2 * d + 2 + 20 - (d + 1)
 
 
@@ -236,14 +250,21 @@ def test_model_kicks_in_and_beats_random_search() -> None:
     """Same brackets, KDE proposals vs pure random (``random_fraction = 1``) on a 6-d function:
     the best config reached at the largest budget, over six seeds."""
     space = SearchSpace.from_dict(
-        {"params": {**{f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(5)}, "c": {"type": "categorical", "choices": ["a", "b", "c"]}}}
+        {
+            "params": {
+                **{f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(5)},
+                "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+            }
+        }
     )
 
     def q(c: dict[str, Any]) -> float:
         return -sum((c[f"x{i}"] - 0.3) ** 2 for i in range(5)) - 0.2 * (c["c"] != "b")
 
     def best(random_fraction: float, seed: int) -> float:
-        s = BOHB(space=space, objectives=parse_objectives("v:max"), seed=seed, fidelity=120, random_fraction=random_fraction)
+        s = BOHB(
+            space=space, objectives=parse_objectives("v:max"), seed=seed, fidelity=120, random_fraction=random_fraction
+        )
         trials = simulate(s, 80, lambda c, b: {"v": q(c) + 0.05 * (30 / b) * math.sin(10 * c["x0"])})
         sources = [t.info.get("source") for t in trials]
         assert ("model" in sources) == (random_fraction < 1)
@@ -258,7 +279,10 @@ def test_model_kicks_in_and_beats_random_search() -> None:
 
 def test_weighted_scalarisation_ranks_by_normalised_sum() -> None:
     s = make(objectives=("acc:max", "mem:min"), scalarisation="weighted", weights={"acc": 1.0, "mem": 3.0})
-    ts = [finish(Trial(id=i, config={}, seed=0), {"acc": a, "mem": m}) for i, (a, m) in enumerate([(0.9, 100), (0.5, 10), (0.7, 50)])]
+    ts = [
+        finish(Trial(id=i, config={}, seed=0), {"acc": a, "mem": m})
+        for i, (a, m) in enumerate([(0.9, 100), (0.5, 10), (0.7, 50)])
+    ]
     ts.append(finish(Trial(id=3, config={}, seed=0), {"acc": 0.99}))  # missing mem -> worst
     v = s.values(ts)
     assert v == pytest.approx([1.0, 3.0, 0.5 + 3 * 50 / 90, -np.inf])
