@@ -112,7 +112,9 @@ def train_network(
     failure, cause = None, None
     try:
         model.to(device=dev, memory_format=fmt)
-        metrics, history = _fit(model, data.train, augment, config=config, seed=seed, device=dev, amp=amp)
+        loop = _Loop(model, data.train, augment, config=config, seed=seed, device=dev, amp=amp)
+        metrics, history = loop.run()
+        del loop  # optimiser state and preloaded training images
         splits = [("val", data.val)] + ([("test", data.test)] if evaluate_test else [])
         for name, split in splits:
             if len(split):
@@ -135,110 +137,138 @@ def train_network(
     return TrainResult(metrics=metrics, history=history)
 
 
-def _fit(
-    model: nn.Module,
-    split: ArraySplit,
-    augment: DeviceAugment,
-    *,
-    config: TrainConfig,
-    seed: int,
-    device: torch.device,
-    amp: torch.dtype | None,
-) -> tuple[dict[str, float], list[dict[str, float]]]:
-    """The training loop; returns the training metrics and the per-epoch history."""
-    torch.manual_seed(seed)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    drop_last = len(split) > config.batch_size  # no trailing tiny batch (BatchNorm needs > 1 sample)
-    loader = DeviceLoader(split, batch_size=config.batch_size, shuffle=True, device=device, seed=seed, drop_last=drop_last)
-    epochs, steps = config.num_epochs, len(loader)
-    schedule = WarmupCosine(
-        base_lr=config.lr, total_steps=epochs * steps, warmup_steps=round(config.warmup_epochs * steps)
-    )
-    optimizer = build_sgd(
-        model, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
-    )
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None
-    on_cuda = device.type == "cuda"
-    timed = not on_cuda or config.profile_data  # CUDA timing needs syncs: only when profiling
-    check_every = NAN_CHECK_EVERY_CUDA if on_cuda else 1
-    history: list[dict[str, float]] = []
-    images = step = 0
-    train_seconds = data_seconds = 0.0
-    start = time.perf_counter()
-    bar = tqdm(total=epochs, desc="train", unit="epoch", disable=not config.progress, leave=False, dynamic_ncols=True)
-    model.train()
-    try:
-        for epoch in range(epochs):
-            loader.set_epoch(epoch)
-            epoch_start = t_data = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            seen = 0
-            batches = iter(loader)
-            try:
-                for i, (x_u8, y) in enumerate(batches):
-                    x = augment(x_u8, train=True, generator=generator)
-                    if timed:
-                        if on_cuda:
-                            torch.cuda.synchronize(device)
-                        data_seconds += time.perf_counter() - t_data
-                    lr = schedule.apply(optimizer, step)
-                    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                        logits = model(x)
-                        loss = criterion(logits, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    (scaler.scale(loss) if scaler is not None else loss).backward()
-                    if config.grad_clip:
-                        if scaler is not None:
-                            scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(params, config.grad_clip)
-                    if scaler is not None:
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        optimizer.step()
-                    loss_sum += loss.detach().float() * y.shape[0]
-                    correct += (logits.detach().argmax(1) == y).sum()
-                    seen += y.shape[0]
-                    step += 1
-                    if (i + 1) % check_every == 0 and not torch.isfinite(loss_sum):
-                        raise TrainFailure("nan", f"non-finite training loss by epoch {epoch + 1} step {i + 1} (lr {lr:.3g})")
-                    if config.time_limit_s is not None and time.perf_counter() - start > config.time_limit_s:
-                        raise TrainFailure(
-                            "timeout", f"training exceeded time_limit_s={config.time_limit_s:g} at epoch {epoch + 1} step {i + 1}"
-                        )
-                    if timed:
-                        if on_cuda:
-                            torch.cuda.synchronize(device)
-                        t_data = time.perf_counter()
-            finally:
-                batches.close()
-            epoch_loss = loss_sum.item() / seen  # syncs
-            if not math.isfinite(epoch_loss):
-                raise TrainFailure("nan", f"non-finite training loss in epoch {epoch + 1} (lr {lr:.3g})")
-            seconds = time.perf_counter() - epoch_start
-            train_seconds += seconds
-            images += seen
-            history.append(
-                {"epoch": float(epoch + 1), "train_loss": epoch_loss, "train_acc": correct.item() / seen, "lr": lr, "seconds": seconds}
-            )
-            bar.set_postfix(loss=f"{epoch_loss:.3f}", img_s=f"{seen / seconds:.0f}")
-            bar.update(1)
-    finally:
-        bar.close()
-    last = history[-1]
-    metrics = {
-        "train_loss": last["train_loss"],
-        "train_acc": last["train_acc"],
-        "epochs": float(epochs),
-        "train_seconds": train_seconds,
-        "images_per_second": images / train_seconds,
-    }
-    if timed:
-        metrics["data_fraction"] = data_seconds / train_seconds
-    return metrics, history
+class _Loop:
+    """One training run's state: loader, optimiser, schedule, scaler and timers.
+
+    Timing: ``train_seconds`` is the wall time of the epochs (each ends in a sync). ``data_seconds``
+    (fetch + augmentation) is timed where that is honest: always on the CPU, and on CUDA only with
+    ``config.profile_data`` (a sync before and after the data section of every step).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        split: ArraySplit,
+        augment: DeviceAugment,
+        *,
+        config: TrainConfig,
+        seed: int,
+        device: torch.device,
+        amp: torch.dtype | None,
+    ) -> None:
+        torch.manual_seed(seed)
+        self.model, self.augment, self.config, self.device, self.amp = model, augment, config, device, amp
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        drop_last = len(split) > config.batch_size  # no trailing tiny batch (BatchNorm needs > 1 sample)
+        self.loader = DeviceLoader(
+            split, batch_size=config.batch_size, shuffle=True, device=device, seed=seed, drop_last=drop_last
+        )
+        steps = len(self.loader)
+        self.schedule = WarmupCosine(
+            base_lr=config.lr, total_steps=config.num_epochs * steps, warmup_steps=round(config.warmup_epochs * steps)
+        )
+        self.optimizer = build_sgd(
+            model, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+        )
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.scaler = torch.amp.GradScaler(device.type) if amp == torch.float16 else None
+        self.on_cuda = device.type == "cuda"
+        self.timed = not self.on_cuda or config.profile_data
+        self.check_every = NAN_CHECK_EVERY_CUDA if self.on_cuda else 1
+        self.step = self.images = 0
+        self.data_seconds = 0.0
+        self.start = 0.0
+
+    def run(self) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """Train all epochs; return the training metrics and the per-epoch history."""
+        epochs = self.config.num_epochs
+        history: list[dict[str, float]] = []
+        self.start = time.perf_counter()
+        self.model.train()
+        with tqdm(total=epochs, desc="train", unit="epoch", disable=not self.config.progress, leave=False) as bar:
+            for epoch in range(epochs):
+                before = self.images
+                history.append(self._epoch(epoch))
+                rate = (self.images - before) / history[-1]["seconds"]
+                bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", img_s=f"{rate:.0f}")
+                bar.update(1)
+        train_seconds = sum(h["seconds"] for h in history)
+        metrics = {
+            "train_loss": history[-1]["train_loss"],
+            "train_acc": history[-1]["train_acc"],
+            "epochs": float(epochs),
+            "train_seconds": train_seconds,
+            "images_per_second": self.images / train_seconds,
+        }
+        if self.timed:
+            metrics["data_fraction"] = self.data_seconds / train_seconds
+        return metrics, history
+
+    def _epoch(self, epoch: int) -> dict[str, float]:
+        self.loader.set_epoch(epoch)
+        epoch_start = t_data = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        batches = iter(self.loader)
+        try:
+            for i, (x_u8, y) in enumerate(batches):
+                x = self.augment(x_u8, train=True, generator=self.generator)
+                if self.timed:
+                    self.data_seconds += self._now() - t_data
+                lr = self.schedule.apply(self.optimizer, self.step)
+                loss, logits = self._update(x, y)
+                loss_sum += loss.detach().float() * y.shape[0]
+                correct += (logits.detach().argmax(1) == y).sum()
+                seen += y.shape[0]
+                self.step += 1
+                where = f"epoch {epoch + 1} step {i + 1}"
+                if (i + 1) % self.check_every == 0 and not torch.isfinite(loss_sum):
+                    raise TrainFailure("nan", f"non-finite training loss by {where} (lr {lr:.3g})")
+                limit = self.config.time_limit_s
+                if limit is not None and time.perf_counter() - self.start > limit:
+                    raise TrainFailure("timeout", f"training exceeded time_limit_s={limit:g} at {where}")
+                if self.timed:
+                    t_data = self._now()
+        finally:
+            batches.close()
+        epoch_loss = loss_sum.item() / seen  # syncs
+        self.images += seen
+        if not math.isfinite(epoch_loss):
+            raise TrainFailure("nan", f"non-finite training loss in epoch {epoch + 1} (lr {lr:.3g})")
+        return {
+            "epoch": float(epoch + 1),
+            "train_loss": epoch_loss,
+            "train_acc": correct.item() / seen,
+            "lr": lr,
+            "seconds": time.perf_counter() - epoch_start,
+        }
+
+    def _update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimisation step (autocast, optional GradScaler, clipping); returns (loss, logits)."""
+        with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
+            logits = self.model(x)
+            loss = self.criterion(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        scaler = self.scaler
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        if self.config.grad_clip:
+            if scaler is not None:
+                scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        if scaler is not None:
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            self.optimizer.step()
+        return loss, logits
+
+    def _now(self) -> float:
+        """Wall time after the device has caught up (a sync on CUDA; only called when timing)."""
+        if self.on_cuda:
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
 
 
 def evaluate(

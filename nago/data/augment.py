@@ -140,7 +140,7 @@ class DeviceAugment:
         if train and (cfg.crop_padding or cfg.random_resized_crop or cfg.hflip or cfg.cutout):
             out = self._augment(x, generator)
         else:
-            out = x.permute(0, 3, 1, 2).float()
+            out = self._to_float(x)
         scale, shift = self._constants(x.device)
         out.mul_(scale).add_(shift)
         return out.contiguous(memory_format=self.memory_format)
@@ -156,10 +156,14 @@ class DeviceAugment:
         else:
             if cfg.crop_padding or flip is not None:
                 x = _crop_flip(x, u, flip, cfg.crop_padding)
-            out = x.permute(0, 3, 1, 2).float()
+            out = self._to_float(x)
         if cfg.cutout:
             out.masked_fill_(_cutout_mask(u, h, w, cfg.cutout).unsqueeze(1), 0.0)
         return out
+
+    def _to_float(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[B, H, W, C]`` -> float32 ``[B, C, H, W]`` in the output memory format, in one copy."""
+        return x.permute(0, 3, 1, 2).to(dtype=torch.float32, memory_format=self.memory_format)
 
     def _constants(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if device not in self._on_device:
