@@ -34,7 +34,6 @@ map to equal-width bins of the unit interval, so every level gets the same share
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -43,6 +42,11 @@ import numpy as np
 import torch
 
 from nago.errors import ConfigError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 _PARAM_TYPES = ("int", "float", "categorical", "fixed")
 
@@ -310,7 +314,10 @@ class SearchSpace:
 
     def to_unit(self, configs: Sequence[Mapping[str, Any]]) -> torch.Tensor:
         """Map configs to the unit cube. Returns a float64 tensor of shape ``[n, d]``."""
-        rows = [[p.to_unit(self.validate(c)[p.name]) for p in self.searchable] for c in configs]
+        rows = []
+        for c in configs:
+            full = self.validate(c)
+            rows.append([p.to_unit(full[p.name]) for p in self.searchable])
         return torch.tensor(rows, dtype=torch.float64).reshape(len(rows), self.dim)
 
     def from_unit(self, X: torch.Tensor | np.ndarray) -> list[dict[str, Any]]:

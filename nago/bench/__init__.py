@@ -1,0 +1,54 @@
+"""``nago bench ...``: benchmarks that print figures (never timed assertions in tests).
+
+Each benchmark module registers a sub-command in :data:`BENCHES` with ``add_arguments(parser)`` and
+``run(args) -> dict``; the result is printed as a readable table, or as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+
+import torch
+
+# name -> (module, help). Modules are imported only when their benchmark runs.
+BENCHES = {
+    "generator": ("nago.bench.generator", "sample+build time and training throughput of random-wired nets vs a plain conv net"),
+}
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    from nago.cli import command
+
+    b = sub.add_parser("bench", help="run a benchmark and print its figures", description="Benchmarks; see BENCHMARKS.md.")
+    bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    for name, (module, help_text) in BENCHES.items():
+        p = bsub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        importlib.import_module(module).add_arguments(p)
+
+    @command("bench")
+    def _run(args: argparse.Namespace) -> int:
+        mod = importlib.import_module(BENCHES[args.bench][0])
+        result = mod.run(args)
+        result["machine"] = machine()
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            print(mod.format(result))
+        return 0

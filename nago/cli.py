@@ -1,0 +1,138 @@
+"""The ``nago`` command line: one entry point, one sub-command per job.
+
+Every user error (bad TOML, unknown parameter, value out of range, missing data) prints one line
+``nago: error: ...`` and exits with status 2; nothing prints a traceback unless ``NAGO_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from nago.errors import NagoError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# nago sample
+# ---------------------------------------------------------------------------------------------
+def sample_network(path: str, *, assignments: Sequence[str] = (), seed: int = 0, param_limit: float | None = None,
+                   image_size: int | None = None, classes: int | None = None, channels: int | None = None) -> dict[str, Any]:
+    """Sample one network from a space or run file; returns its summary, sizes and costs."""
+    import numpy as np
+
+    from nago.hnag import generate
+    from nago.model import build_model
+    from nago.profile import profile
+    from nago.run import load_space_or_run
+    from nago.space import parse_assignments
+
+    space, run = load_space_or_run(path)
+    drawn = space.sample(np.random.default_rng(seed), 1)[0]
+    config = space.validate({**drawn, **parse_assignments(assignments)})
+    c, size, k = run.shape() if run else (3, 32, 10)
+    model_cfg = run.model if run else {}
+    limit = param_limit if param_limit is not None else float(model_cfg.get("param_limit", 4e6))
+    channels = channels or c
+    size = image_size or size
+    spec = generate(config, seed)
+    net = build_model(spec, in_channels=channels, image_size=size, num_classes=classes or k, param_limit=limit,
+                      head_width=int(model_cfg.get("head_width", 1280)))
+    prof = profile(net, (channels, size, size))
+    summary = spec.summary()
+    return {
+        **summary,
+        "config": config,
+        "seed": seed,
+        "params": prof.params,
+        "flops": prof.flops,
+        "memory_mb": prof.memory_mb,
+        "mult": net.info["mult"],
+        "widths": net.info["widths"],
+        "resolutions": net.info["sizes"],
+        "param_limit": limit,
+        "input": [channels, size, size],
+    }
+
+
+@command("sample")
+def _cmd_sample(args: argparse.Namespace) -> int:
+    out = sample_network(args.file, assignments=args.set, seed=args.seed, param_limit=args.param_limit,
+                         image_size=args.image_size, classes=args.classes, channels=args.channels)
+    if args.json:
+        _print_json(out)
+        return 0
+    cfg = " ".join(f"{k}={v}" for k, v in out["config"].items())
+    print(f"generator   {cfg}")
+    print(f"network     {out['fingerprint']}  (seed {out['seed']})")
+    print(f"structure   {out['cells']} cells, {out['modules']} modules, {out['op_nodes']} op nodes "
+          f"({', '.join(f'{n} {o}' for o, n in out['ops'].items())}), merge {out['merge']}")
+    print(f"stages      {out['cells_per_stage']} cells at {out['resolutions']} px, widths {out['widths']} (mult {out['mult']})")
+    print(f"params      {out['params'] / 1e6:.3f}M  (budget {out['param_limit'] / 1e6:.3f}M)")
+    print(f"flops       {out['flops'] / 1e6:.1f}M MACs per {out['input'][1]}x{out['input'][2]} image")
+    print(f"memory      {out['memory_mb']:.2f} MiB saved for backward per training sample")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nago",
+        description="Neural architecture generator search: sample, evaluate and search hierarchical random-graph "
+        "network generators, and report their Pareto fronts.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("sample", help="sample one network from a generator and print its size and cost",
+                       description="Sample a network from a generator config. Parameters not set with --set are "
+                       "drawn at random from the space; --seed seeds that draw and the random graphs.")
+    s.add_argument("file", metavar="SPACE_OR_RUN_TOML", help="a space (spaces/*.toml) or run config (runs/*.toml)")
+    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a generator parameter (repeatable)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the parameter draw and the graphs (default 0)")
+    s.add_argument("--param-limit", type=float, default=None, help="parameter budget (default: the run's, else 4e6)")
+    s.add_argument("--image-size", type=int, default=None, help="input side in px (default: the run's dataset, else 32)")
+    s.add_argument("--classes", type=int, default=None, help="number of classes (default: the run's dataset, else 10)")
+    s.add_argument("--channels", type=int, default=None, help="input channels (default: the run's dataset, else 3)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    from nago.bench import add_bench_parser
+
+    add_bench_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except NagoError as e:
+        if os.environ.get("NAGO_DEBUG"):
+            raise
+        print(f"nago: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nago: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

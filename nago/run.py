@@ -1,0 +1,141 @@
+"""Run configs (``runs/*.toml``): which space, which data, which model budget, how to train and search.
+
+::
+
+    [run]
+    name = "digits"
+    space = "../spaces/hnag.toml"     # relative to this file, or absolute
+    seed = 0
+
+    [data]                             # nago.data.load_dataset arguments
+    dataset = "digits"
+    root = "~/data/cifar"              # optional; --data-root overrides
+    image_size = 8                     # optional; the dataset's native size otherwise
+    val_fraction = 0.1
+    max_train = 0                      # optional; 0 = all
+
+    [model]                            # nago.model.build_model arguments
+    param_limit = 4e6
+    head_width = 1280
+    dropout = 0.2
+
+    [train]                            # nago.train.TrainConfig (+ [train.augment])
+    epochs = 60
+    ...
+
+    [evaluate]
+    samples = 1                        # networks sampled per generator config
+    device = "auto"
+
+    [search]
+    strategy = "mobo"
+    trials = 50
+    objectives = ["val_acc:max", "memory_mb:min"]
+    batch = 1                          # proposals per ask
+    time_limit_s = 0                   # 0 = none
+    [search.options]                   # strategy-specific options
+
+Unknown sections or keys are errors that list what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from nago.errors import ConfigError
+from nago.space import SearchSpace, read_toml
+
+_SECTIONS: dict[str, set[str]] = {
+    "run": {"name", "space", "seed", "description"},
+    "data": {"dataset", "root", "image_size", "val_fraction", "max_train", "cache_dir"},
+    "model": {"param_limit", "head_width", "dropout"},
+    "train": None,  # validated by TrainConfig.from_dict
+    "evaluate": {"samples", "device", "epochs"},
+    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity"},
+}
+
+# (in_channels, native image size, classes): lets `nago sample` size a network without the data.
+DATASET_SHAPES = {
+    "digits": (1, 8, 10),
+    "cifar10": (3, 32, 10),
+    "cifar100": (3, 32, 100),
+    "sport8": (3, 224, 8),
+    "mit67": (3, 224, 67),
+    "flowers102": (3, 224, 102),
+    "imagenet": (3, 224, 1000),
+}
+
+
+@dataclass
+class RunConfig:
+    """A parsed run file. Sections are plain dicts checked for unknown keys."""
+
+    name: str
+    space: SearchSpace
+    seed: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, base: Path, where: str = "run config", source: Path | None = None) -> "RunConfig":
+        raw = copy.deepcopy(dict(raw))
+        unknown = set(raw) - set(_SECTIONS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}; allowed: {sorted(_SECTIONS)}")
+        for sec, keys in _SECTIONS.items():
+            val = raw.get(sec, {})
+            if not isinstance(val, dict):
+                raise ConfigError(f"{where}: [{sec}] must be a table")
+            if keys is not None and set(val) - keys:
+                raise ConfigError(f"{where}: unknown key(s) {sorted(set(val) - keys)} in [{sec}]; allowed: {sorted(keys)}")
+        run = raw.get("run", {})
+        if "space" not in run:
+            raise ConfigError(f"{where}: [run] needs 'space', the path of a space TOML (e.g. \"../spaces/hnag.toml\")")
+        space_path = Path(run["space"]).expanduser()
+        if not space_path.is_absolute():
+            space_path = base / space_path
+        seed = run.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"{where}: [run] seed: got {seed!r}; allowed: an integer >= 0")
+        return cls(
+            name=str(run.get("name", source.stem if source else "run")),
+            space=SearchSpace.from_toml(space_path),
+            seed=seed,
+            data=raw.get("data", {}),
+            model=raw.get("model", {}),
+            train=raw.get("train", {}),
+            evaluate=raw.get("evaluate", {}),
+            search=raw.get("search", {}),
+            source=source,
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        return cls.from_dict(read_toml(path), base=path.resolve().parent, where=str(path), source=path.resolve())
+
+    def shape(self) -> tuple[int, int, int]:
+        """``(in_channels, image_size, num_classes)`` expected from the run's dataset (no data read)."""
+        ds = self.data.get("dataset", "cifar10")
+        c, size, k = DATASET_SHAPES.get(ds, (3, 32, 10))
+        return c, int(self.data.get("image_size") or size), k
+
+
+def is_run_file(path: str | Path) -> bool:
+    """True if the TOML file is a run config (has a ``[run]`` table) rather than a space."""
+    return "run" in read_toml(path)
+
+
+def load_space_or_run(path: str | Path) -> tuple[SearchSpace, RunConfig | None]:
+    """Read either kind of file; returns the space and, for a run file, the run config."""
+    if is_run_file(path):
+        rc = RunConfig.from_toml(path)
+        return rc.space, rc
+    return SearchSpace.from_toml(path), None

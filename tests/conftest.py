@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACES = ROOT / "spaces"
+RUNS = ROOT / "runs"
+SHARED = ROOT.parent / "shared"
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def paper_config() -> dict:
+    """The worked example of research/nago.md §3.7 (the paper's CIFAR-10 BOHB optimum)."""
+    return dict(N_t=8, K_t=5, P_t=0.6, N_m=1, P_m=0.7, N_b=5, K_b=4, P_b=0.2)
