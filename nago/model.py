@@ -15,23 +15,22 @@ Layout (``research/nago.md`` §3.4, with the original code's bugs left out):
   size, at least 1 px): inputs with a larger resolution are average-pooled to it; every conv has
   stride 1. The top-level outputs are pooled to the smallest output resolution, mapped by 1x1 convs
   to the width of the highest-id output where widths differ, and averaged.
-* **Widths.** Stage ``s`` has ``round(channel_ratios[s] * mult)`` channels; every module and op of
-  a cell has the cell's width.
+* **Widths.** Stage ``s`` has ``round(channel_ratios[s] * mult)`` channels (at least 1); every
+  module and op of a cell has the cell's width.
 * **Head.** ``ReLU -> Conv1x1(C -> head_width) -> BN -> ReLU -> GAP -> Dropout -> Linear``.
 
 **Width multiplier from a parameter budget.** The paper sets ``mult = int(sqrt(limit / base))``
 with ``base`` the 3x3-conv weights only, ignoring stem, merges and head, and flooring; random
 configs then land anywhere in about -15%..+12% of the budget. nago counts the *exact* parameters
 of the network for a given ``mult`` (the same recursion builds modules or counts, so the two cannot
-drift apart) and picks the integer ``mult`` whose count is closest to ``param_limit``. Measured on
-600 random configs of the three spaces at 4M (``tests/test_model.py``): within a few percent
-except for tiny graphs where one step of ``mult`` is coarser (see BENCHMARKS.md for the spread).
+drift apart) and picks the ``mult`` on a grid of 1/8 whose count is closest to ``param_limit``.
+Measured spread of params/budget over 200 random configs per space at 4M, 32x32, 10 classes
+(``tests/test_model.py::test_param_budget_spread``; BENCHMARKS.md has the figures).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -204,18 +203,7 @@ def _top(spec: ArchSpec, stem_width: int, widths: Sequence[int], sizes: Sequence
     return block, final
 
 
-@dataclass(frozen=True)
-class BuildPlan:
-    """Everything the builder decided besides the spec: widths per stage, sizes per stage, mult."""
-
-    mult: int
-    stem_width: int
-    widths: tuple[int, ...]
-    sizes: tuple[int, ...]
-    final_width: int
-
-
-def _plan(spec: ArchSpec, mult: int, image_size: int) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+def _plan(spec: ArchSpec, mult: float, image_size: int) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
     widths = tuple(max(1, int(round(r * mult))) for r in spec.channel_ratios)
     base = image_size if image_size < LARGE_IMAGE else max(1, image_size // 4)
     sizes = tuple(max(1, base // 2**s) for s in range(len(widths)))
@@ -250,7 +238,7 @@ def _head(width: int, head_width: int, num_classes: int, dropout: float, f) -> o
     )
 
 
-def count_params(spec: ArchSpec, *, mult: int, in_channels: int, image_size: int, num_classes: int, head_width: int = 1280) -> int:
+def count_params(spec: ArchSpec, *, mult: float, in_channels: int, image_size: int, num_classes: int, head_width: int = 1280) -> int:
     """Exact number of parameters of ``build_model(spec, width_mult=mult, ...)``, without building it."""
     f = _Count()
     stem_w, widths, sizes = _plan(spec, mult, image_size)
@@ -258,18 +246,25 @@ def count_params(spec: ArchSpec, *, mult: int, in_channels: int, image_size: int
     return _stem(in_channels, stem_w, image_size, f) + body + _head(final, head_width, num_classes, 0.0, f)
 
 
-def choose_mult(spec: ArchSpec, *, param_limit: float, in_channels: int, image_size: int, num_classes: int, head_width: int = 1280) -> int:
-    """The integer width multiplier whose exact parameter count is closest to ``param_limit``."""
-    def count(m: int) -> int:
-        return count_params(spec, mult=m, in_channels=in_channels, image_size=image_size, num_classes=num_classes, head_width=head_width)
+MULT_STEP = 1 / 8  # granularity of the width multiplier
+
+
+def choose_mult(spec: ArchSpec, *, param_limit: float, in_channels: int, image_size: int, num_classes: int, head_width: int = 1280) -> float:
+    """The width multiplier (a multiple of :data:`MULT_STEP`) whose exact parameter count is closest
+    to ``param_limit``. Widths are ``round(ratio * mult)``, so they follow the channel ratios up to
+    rounding to whole channels; the fine grid keeps tiny-width networks (``mult`` of 4..8, where one
+    whole step changes the parameter count by 25%+) close to the budget too."""
+    def count(k: int) -> int:
+        return count_params(spec, mult=k * MULT_STEP, in_channels=in_channels, image_size=image_size,
+                            num_classes=num_classes, head_width=head_width)
 
     lo, hi = 1, 2
-    while count(hi) < param_limit and hi < 1 << 16:
+    while count(hi) < param_limit and hi < 1 << 20:
         lo, hi = hi, hi * 2
-    while hi - lo > 1:  # count is increasing in m: keep count(lo) < limit <= count(hi)
+    while hi - lo > 1:  # count is non-decreasing in k: keep count(lo) < limit <= count(hi)
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < param_limit else (lo, mid)
-    return min((lo, hi), key=lambda m: abs(count(m) - param_limit))
+    return min((lo, hi), key=lambda k: abs(count(k) - param_limit)) * MULT_STEP
 
 
 def build_model(
@@ -279,7 +274,7 @@ def build_model(
     image_size: int = 32,
     num_classes: int = 10,
     param_limit: float | None = 4e6,
-    width_mult: int | None = None,
+    width_mult: float | None = None,
     head_width: int = 1280,
     dropout: float = 0.2,
 ) -> Network:
@@ -305,14 +300,14 @@ def build_model(
         if param_limit is None or not (isinstance(param_limit, (int, float)) and param_limit > 0 and math.isfinite(param_limit)):
             raise ConfigError(f"param_limit: got {param_limit!r}; allowed: a positive number of parameters (e.g. 4e6)")
         width_mult = choose_mult(spec, param_limit=param_limit, in_channels=in_channels, image_size=image_size, num_classes=num_classes, head_width=head_width)
-    elif int(width_mult) < 1:
-        raise ConfigError(f"width_mult: got {width_mult!r}; allowed: an integer >= 1")
+    elif not width_mult > 0:
+        raise ConfigError(f"width_mult: got {width_mult!r}; allowed: a number > 0")
     f = _Build()
-    stem_w, widths, sizes = _plan(spec, int(width_mult), image_size)
+    stem_w, widths, sizes = _plan(spec, width_mult, image_size)
     body, final = _top(spec, stem_w, widths, sizes, f)
     net = Network(
         _stem(in_channels, stem_w, image_size, f), body, _head(final, head_width, num_classes, dropout, f),
-        info={"mult": int(width_mult), "widths": list(widths), "sizes": list(sizes)},
+        info={"mult": float(width_mult), "widths": list(widths), "sizes": list(sizes)},
     )
     _init(net)
     net.info["params"] = sum(p.numel() for p in net.parameters())

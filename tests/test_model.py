@@ -7,14 +7,14 @@ import torch
 from conftest import SPACES
 from nago.errors import ConfigError
 from nago.hnag import generate
-from nago.model import build_model, count_params
+from nago.model import build_model, choose_mult, count_params
 from nago.space import SearchSpace
 
 
 def test_paper_example_widths_and_budget(paper_config):
     net = build_model(generate(paper_config, 0), in_channels=3, image_size=32, num_classes=10, param_limit=4e6)
     w = net.info["widths"]
-    assert w[1] == 2 * w[0] and w[2] == 4 * w[0]
+    assert abs(w[1] - 2 * w[0]) <= 1 and abs(w[2] - 4 * w[0]) <= 2  # 1:2:4 up to whole channels
     assert net.info["sizes"] == [32, 16, 8]
     assert abs(net.info["params"] / 4e6 - 1) < 0.15
     acts = {}
@@ -40,16 +40,14 @@ def test_random_configs_build_and_train_step(name):
 
 @pytest.mark.parametrize("name", ["hnag", "hnag-full", "rnag"])
 def test_param_budget_spread(name):
-    """The exact parameter count of random configs lands within ±15% of the budget."""
+    """The exact parameter count of random configs lands within ±5% of the budget (the issue asks ±15%)."""
     sp = SearchSpace.from_toml(SPACES / f"{name}.toml")
     ratios = []
     for i, cfg in enumerate(sp.sample(np.random.default_rng(1), 200)):
         spec = generate(cfg, i)
-        from nago.model import choose_mult
-
         m = choose_mult(spec, param_limit=4e6, in_channels=3, image_size=32, num_classes=10)
         ratios.append(count_params(spec, mult=m, in_channels=3, image_size=32, num_classes=10) / 4e6)
-    assert 0.85 <= min(ratios) and max(ratios) <= 1.15, (min(ratios), max(ratios))
+    assert 0.95 <= min(ratios) and max(ratios) <= 1.05, (min(ratios), max(ratios))  # measured: 0.966..1.038
 
 
 def test_count_params_is_exact():
