@@ -1,0 +1,109 @@
+"""Gaussian-process surrogates for :mod:`nago.strategies.mobo`: training data, noise, models, reference point.
+
+One GP per objective (independent outputs, a ``ModelListGP`` when there are several), each with a
+``Standardize(m=1)`` outcome transform. Inputs are the unit cube already, so no input transform.
+Spaces with categoricals use ``MixedSingleTaskGP`` (a Hamming-type categorical kernel on those
+dimensions, which are exact bin centres); otherwise ``SingleTaskGP``. Both use BoTorch's default
+dimension-scaled priors.
+
+Observation noise: when every training trial of an objective has its per-network standard
+deviation ``f"{name}_std"`` from ``k = len(trial.sample_metrics) >= 2`` sampled networks, the GP uses
+the noise variance of the mean, ``std**2 / k`` (floored at ``1e-5`` times the variance of the
+observed values), as fixed ``train_Yvar``; otherwise it learns a homoscedastic noise level.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
+from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
+
+from nago.trial import ObjectiveSpec, Trial
+
+YVAR_FLOOR = 1e-5  # relative to the variance of the observed values (gpytorch clamps standardised noise at 1e-6)
+
+
+def is_finite_observation(trial: Trial, objectives: Sequence[ObjectiveSpec]) -> bool:
+    """Whether every objective metric of ``trial`` is a finite number."""
+    try:
+        return all(math.isfinite(float(trial.metrics[o.name])) for o in objectives)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def observed_noise(
+    trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec], Y: torch.Tensor
+) -> list[torch.Tensor | None]:
+    """Per objective, the fixed noise variances ``[n, 1]`` of the observed means, or ``None`` (learn it).
+
+    Args:
+        trials: the ``n`` training trials, in the row order of ``Y``.
+        objectives: the ``m`` objectives.
+        Y: ``[n, m]`` observed values (any sign convention; only their variance is used).
+    """
+    out: list[torch.Tensor | None] = []
+    for j, o in enumerate(objectives):
+        yvar = []
+        for t in trials:
+            k, std = len(t.sample_metrics), t.metrics.get(f"{o.name}_std")
+            try:
+                std = float(std)
+            except (TypeError, ValueError):
+                break
+            if k < 2 or not math.isfinite(std):
+                break
+            yvar.append(std**2 / k)
+        if len(yvar) < len(trials) or not trials:
+            out.append(None)
+            continue
+        spread = Y[:, j].var().item() if len(trials) > 1 else 0.0
+        floor = YVAR_FLOOR * (spread if spread > 0 else 1.0)
+        out.append(torch.tensor(yvar, dtype=Y.dtype).clamp_min(floor).unsqueeze(-1))
+    return out
+
+
+def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | None], cat_dims: Sequence[int]) -> Model:
+    """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
+
+    Args:
+        X: ``[n, d]`` training inputs in the unit cube (float64).
+        Y: ``[n, m]`` training targets (maximisation sense).
+        Yvar: per objective, fixed noise variances ``[n, 1]`` or ``None`` for learned noise.
+        cat_dims: indices of categorical dimensions (exact bin centres in ``X``).
+
+    Returns:
+        A fitted ``SingleTaskGP``/``MixedSingleTaskGP`` when ``m == 1``, else a ``ModelListGP``.
+    """
+    models = []
+    for j in range(Y.shape[-1]):
+        kwargs = dict(train_X=X, train_Y=Y[:, j : j + 1], train_Yvar=Yvar[j], outcome_transform=Standardize(m=1))
+        models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
+    if len(models) == 1:
+        model = models[0]
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    else:
+        model = ModelListGP(*models)
+        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
+def infer_ref_point(Y: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
+    """Reference point for hypervolume (maximisation sense): the nadir of the observed values minus
+    ``scale`` times their range, per objective. A zero range uses ``max(|nadir|, 1)`` instead.
+
+    Args:
+        Y: ``[n, m]`` observed values, maximisation sense.
+
+    Returns:
+        ``[m]`` reference point.
+    """
+    lo, hi = Y.min(dim=0).values, Y.max(dim=0).values
+    span = hi - lo
+    span = torch.where(span > 0, span, lo.abs().clamp_min(1.0))
+    return lo - scale * span

@@ -1,0 +1,169 @@
+"""The ask/tell contract, checked for every registered strategy.
+
+To add a strategy: register it (importing ``nago.strategies`` must import its module) and, if it
+needs settings to run here (or settings that keep it fast), add them to ``KWARGS``. A study is
+simulated as the Study runs one: ask, evaluate a synthetic two-objective function (every few trials
+fail), tell the whole history. "Seen" means a ``(space.key(config), fidelity)`` pair of a told or
+pending trial; a strategy may re-propose a config only at another fidelity (BOHB promotions).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import pytest
+
+import nago.strategies  # noqa: F401  (registers every strategy)
+from nago.errors import ConfigError
+from nago.space import SearchSpace
+from nago.strategies import STRATEGIES, Proposal, Strategy
+from nago.trial import Trial, TrialState, parse_objectives
+
+# Settings per strategy for these tests (small model budgets keep the suite fast).
+KWARGS: dict[str, dict[str, Any]] = {
+    "bohb": {"fidelity": 120},
+    "mobo": {"n_init": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
+}
+
+SPACE = SearchSpace.from_dict(
+    {
+        "params": {
+            "x": {"type": "float", "low": -1.0, "high": 1.0},
+            "lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
+            "n": {"type": "int", "low": 1, "high": 4},
+            "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+            "fixed": {"type": "fixed", "value": 7},
+        }
+    }
+)
+TINY = SearchSpace.from_dict(
+    {"params": {"n": {"type": "int", "low": 0, "high": 1}, "c": {"type": "categorical", "choices": ["a", "b", "c"]}}}
+)
+OBJECTIVES = parse_objectives(["acc:max", "mem:min"])
+NAMES = STRATEGIES.names()
+
+
+def make(name: str, space: SearchSpace = SPACE, seed: int = 0, **extra: Any) -> Strategy:
+    return STRATEGIES.get(name)(space=space, objectives=OBJECTIVES, seed=seed, **{**KWARGS.get(name, {}), **extra})
+
+
+def evaluate(trial_id: int, p: Proposal, *, fail: bool) -> Trial:
+    """A finished trial for proposal ``p``: failed, or complete with both objectives from 2 samples."""
+    t = Trial(id=trial_id, config=p.config, seed=trial_id, fidelity=p.fidelity, info=dict(p.info))
+    if fail:
+        t.state, t.fail_kind, t.message = TrialState.FAILED, "oom", "simulated"
+        return t
+    c = p.config
+    acc = 1 - (c["x"] - 0.3) ** 2 - 0.1 * abs(math.log10(c["lr"]) + 1) - 0.1 * (c["c"] != "b") + 0.02 * c["n"]
+    mem = c["n"] * (1 + c["x"] + 1) + (c["c"] == "c")
+    samples = [{"acc": acc - 0.01, "mem": mem}, {"acc": acc + 0.01, "mem": mem}]
+    t.state, t.sample_metrics = TrialState.COMPLETE, samples
+    t.metrics = {"acc": acc, "mem": mem, "acc_std": 0.01 * math.sqrt(2), "mem_std": 0.0}
+    return t
+
+
+def check_batch(space: SearchSpace, batch: list[Proposal], told: list[Trial], pending: list[Trial]) -> None:
+    """Proposals are complete valid configs, unseen and distinct."""
+    seen = {(space.key(t.config), t.fidelity) for t in [*told, *pending]}
+    for p in batch:
+        assert isinstance(p, Proposal) and isinstance(p.info, dict)
+        assert space.validate(p.config) == p.config
+        ident = (space.key(p.config), p.fidelity)
+        assert ident not in seen, f"re-proposed {p.config} at fidelity {p.fidelity}"
+        seen.add(ident)
+
+
+def simulate(strategy: Strategy, steps: int, batch: int = 2, fail_every: int = 4) -> list[Trial]:
+    """Run ``steps`` ask/evaluate/tell rounds; every ``fail_every``-th trial fails."""
+    space, history = strategy.space, []
+    for _ in range(steps):
+        strategy.tell(history)
+        proposals = strategy.ask(batch, pending=[])
+        check_batch(space, proposals, history, [])
+        for p in proposals:
+            tid = len(history)
+            history.append(evaluate(tid, p, fail=tid % fail_every == fail_every - 1))
+    strategy.tell(history)
+    return history
+
+
+def configs(proposals: list[Proposal]) -> list[tuple]:
+    return [(SPACE.key(p.config), p.fidelity) for p in proposals]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ask_without_history(name):
+    s = make(name)
+    s.tell([])
+    batch = s.ask(3)
+    assert len(batch) == 3
+    check_batch(SPACE, batch, [], [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_history_with_failures_and_pending(name):
+    s = make(name)
+    history = simulate(s, steps=5)
+    assert any(t.state == TrialState.FAILED for t in history)
+    first = s.ask(3)
+    check_batch(SPACE, first, history, [])
+    pending = [
+        Trial(id=len(history) + i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.RUNNING)
+        for i, p in enumerate(first)
+    ]
+    second = s.ask(3, pending=pending)
+    assert len(second) == 3
+    check_batch(SPACE, second, history, pending)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_only_failures(name):
+    s = make(name)
+    history = simulate(s, steps=3, fail_every=1)
+    assert all(t.state == TrialState.FAILED for t in history)
+    batch = s.ask(2)
+    assert len(batch) == 2
+    check_batch(SPACE, batch, history, [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deterministic_and_resumable(name):
+    """Same seed, same history -> same proposals; a fresh strategy told the history continues the same."""
+    a, b = make(name, seed=3), make(name, seed=3)
+    history_a, history_b = simulate(a, steps=4), simulate(b, steps=4)
+    assert [t.config for t in history_a] == [t.config for t in history_b]
+    resumed = make(name, seed=3)
+    resumed.tell(history_a)
+    resumed.tell(history_a)  # tell is idempotent
+    assert configs(resumed.ask(2)) == configs(a.ask(2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seed_matters(name):
+    a, b = make(name, seed=0), make(name, seed=1)
+    assert configs(a.ask(3)) != configs(b.ask(3))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_small_discrete_space_never_repeats(name):
+    s = make(name, space=TINY)
+    history: list[Trial] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # exhaustion is announced with a warning
+        for _ in range(6):
+            s.tell(history)
+            batch = s.ask(2)
+            check_batch(TINY, batch, history, [])
+            for p in batch:
+                tid = len(history)
+                t = Trial(id=tid, config=p.config, seed=tid, fidelity=p.fidelity, info=p.info)
+                t.state, t.metrics = TrialState.COMPLETE, {"acc": float(p.config["n"]), "mem": float(tid)}
+                history.append(t)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_option_is_a_config_error(name):
+    with pytest.raises(ConfigError, match="definitely_not_an_option"):
+        make(name, definitely_not_an_option=1)

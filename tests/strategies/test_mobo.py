@@ -1,0 +1,271 @@
+"""MOBO: the initial design, the GP path (qLogNEHVI, qLogNParEGO, qLogNEI), directions, noise,
+pending points, fallbacks and options."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import pytest
+import torch
+from botorch.utils.multi_objective.hypervolume import Hypervolume
+from botorch.utils.multi_objective.pareto import is_non_dominated
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+
+import nago.strategies.mobo as mobo_module
+from nago.errors import ConfigError
+from nago.space import SearchSpace
+from nago.strategies import STRATEGIES
+from nago.strategies._gp import infer_ref_point, observed_noise
+from nago.strategies.mobo import MOBO, SurrogateFallbackWarning
+from nago.strategies.random import RandomSearch
+from nago.trial import Trial, TrialState, parse_objectives
+
+SPACE = SearchSpace.from_dict(
+    {
+        "params": {
+            "x1": {"type": "float", "low": 0.0, "high": 1.0},
+            "n": {"type": "int", "low": 1, "high": 8},
+            "x2": {"type": "float", "low": 0.0, "high": 1.0},
+            "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+            "fixed": {"type": "fixed", "value": 2},
+        }
+    }
+)
+OBJ = parse_objectives(["acc:max", "mem:min"])
+FAST = {"num_restarts": 4, "raw_samples": 64, "mc_samples": 64}
+
+
+def problem(c: dict[str, Any]) -> dict[str, float]:
+    """Accuracy wants x1 high and n near 6; memory wants x1 and n low; 'b' is the best category."""
+    acc = 1 - (c["x1"] - 0.8) ** 2 - (c["x2"] - 0.2) ** 2 - 0.05 * (c["n"] - 6) ** 2 - 0.3 * (c["c"] != "b")
+    mem = c["x1"] + 0.1 * c["n"] + 0.2 * (c["c"] == "c")
+    return {"acc": acc, "mem": mem}
+
+
+def finished(tid: int, config: dict, metrics: dict | None, **extra: Any) -> Trial:
+    state = TrialState.COMPLETE if metrics is not None else TrialState.FAILED
+    return Trial(id=tid, config=config, seed=tid, state=state, metrics=metrics or {}, **extra)
+
+
+def history(n: int, seed: int = 0) -> list[Trial]:
+    return [finished(i, c, problem(c)) for i, c in enumerate(SPACE.sample(seed, n))]
+
+
+def make(objectives=OBJ, seed: int = 0, **options: Any) -> MOBO:
+    return MOBO(space=SPACE, objectives=objectives, seed=seed, **{**FAST, **options})
+
+
+def run(strategy, evaluations: int, q: int = 2) -> list[Trial]:
+    done: list[Trial] = []
+    while len(done) < evaluations:
+        strategy.tell(done)
+        for p in strategy.ask(q):
+            done.append(finished(len(done), p.config, problem(p.config)))
+    return done
+
+
+def hypervolume(trials: list[Trial]) -> float:
+    Y = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in trials], dtype=torch.float64)
+    return Hypervolume(ref_point=torch.tensor([-2.0, -2.0], dtype=torch.float64)).compute(Y[is_non_dominated(Y)])
+
+
+def test_registered_and_defaults():
+    s = STRATEGIES.get("mobo")(space=SPACE, objectives=OBJ)
+    assert isinstance(s, MOBO)
+    assert s.n_init == 2 * (4 + 1) and s.acquisition == "qlognehvi"
+
+
+def test_initial_design_is_the_random_sobol_sequence():
+    told = history(5)
+    s, r = make(seed=4), RandomSearch(space=SPACE, objectives=OBJ, seed=4)
+    s.tell(told)
+    r.tell(told)
+    batch = s.ask(3)
+    assert [p.config for p in batch] == [p.config for p in r.ask(3)]
+    assert all(p.info["source"] == "sobol" and p.info["reason"] == "init" for p in batch)
+
+
+def test_gp_batch_with_pending_points(monkeypatch):
+    seen_pending = []
+    original = mobo_module.qLogNoisyExpectedHypervolumeImprovement
+
+    def spy(**kwargs):
+        seen_pending.append(kwargs["X_pending"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(mobo_module, "qLogNoisyExpectedHypervolumeImprovement", spy)
+    told = history(12)
+    s = make(n_init=10)
+    s.tell(told)
+    pending = [Trial(id=100 + i, config=c, seed=0, state=TrialState.RUNNING) for i, c in enumerate(SPACE.sample(9, 3))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SurrogateFallbackWarning)
+        batch = s.ask(4, pending=pending)
+    assert len(batch) == 4
+    keys = [SPACE.key(p.config) for p in batch]
+    assert len(set(keys)) == 4
+    assert not set(keys) & {SPACE.key(t.config) for t in told + pending}
+    assert all(p.info["source"] in ("qlognehvi", "sobol") for p in batch)
+    assert sum(p.info["source"] == "qlognehvi" for p in batch) >= 3
+    assert torch.equal(seen_pending[0], SPACE.to_unit([t.config for t in pending]))
+
+
+def test_reference_point_respects_directions():
+    told = history(12)
+    s = make(n_init=10)
+    s.tell(told)
+    info = s.ask(1)[0].info
+    accs, mems = [t.metrics["acc"] for t in told], [t.metrics["mem"] for t in told]
+    # inferred: below the worst accuracy (max) and above the worst memory (min), in metric units
+    assert info["source"] == "qlognehvi"
+    assert info["ref_point"][0] < min(accs) and info["ref_point"][1] > max(mems)
+    given = make(n_init=10, ref_point=[-5.0, 10.0])
+    given.tell(told)
+    assert given.ask(1)[0].info["ref_point"] == [-5.0, 10.0]
+
+
+@pytest.mark.parametrize("direction, better", [("max", lambda x: x > 0.75), ("min", lambda x: x < 0.25)])
+def test_single_objective_direction(direction, better):
+    """y = x1: maximising proposes x1 near 1, minimising near 0."""
+    obj = parse_objectives([f"y:{direction}"])
+    told = [finished(i, c, {"y": c["x1"]}) for i, c in enumerate(SPACE.sample(3, 12))]
+    s = make(objectives=obj, n_init=10)
+    s.tell(told)
+    (p,) = s.ask(1)
+    assert p.info["source"] == "qlognei"
+    assert better(p.config["x1"]), p.config
+
+
+def test_qlognparego():
+    s = make(n_init=10, acquisition="qlognparego")
+    s.tell(history(12))
+    batch = s.ask(2)
+    assert len(batch) == 2 and batch[0].info["source"] == "qlognparego"
+    assert math.isclose(sum(batch[0].info["weights"]), 1.0) and len(batch[0].info["weights"]) == 2
+
+
+def test_failed_and_nonfinite_trials_stay_out_of_the_model(monkeypatch):
+    told = history(11)
+    told[3] = finished(3, told[3].config, None, fail_kind="oom", message="simulated")
+    told[5].metrics["acc"] = math.nan
+    told[7].metrics["mem"] = math.inf
+    captured = {}
+    original = mobo_module.fit_model
+
+    def spy(X, Y, Yvar, cat_dims):
+        captured.update(X=X, Y=Y, cat_dims=cat_dims)
+        return original(X, Y, Yvar, cat_dims)
+
+    monkeypatch.setattr(mobo_module, "fit_model", spy)
+    s = make(n_init=8)
+    s.tell(told)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SurrogateFallbackWarning)
+        batch = s.ask(2)
+    assert captured["X"].shape == (8, 4) and torch.isfinite(captured["Y"]).all()
+    assert captured["cat_dims"] == [3]
+    # min-objective negated: Y[:, 1] is -mem
+    good = [t for t in told if t.id not in (3, 5, 7)]
+    assert torch.allclose(captured["Y"][:, 1], torch.tensor([-t.metrics["mem"] for t in good], dtype=torch.float64))
+    assert not {SPACE.key(p.config) for p in batch} & {SPACE.key(t.config) for t in told}
+
+
+def _broken_fit(*args, **kwargs):
+    raise RuntimeError("not positive definite")
+
+
+def _nan_optimizer(acqf, bounds, **kwargs):
+    return torch.full((kwargs["q"], bounds.shape[-1]), math.nan, dtype=torch.float64), None
+
+
+@pytest.mark.parametrize(
+    "target, replacement, error",
+    [("fit_model", _broken_fit, "RuntimeError"), ("optimize_acqf_mixed_alternating", _nan_optimizer, "FloatingPoint")],
+)
+def test_gp_failure_falls_back_to_sobol(monkeypatch, target, replacement, error):
+    monkeypatch.setattr(mobo_module, target, replacement)
+    s = make(n_init=4)
+    told = history(6)
+    s.tell(told)
+    with pytest.warns(SurrogateFallbackWarning, match=error):
+        batch = s.ask(3)
+    assert len(batch) == 3
+    assert all(p.info["source"] == "fallback" and error in p.info["error"] for p in batch)
+    assert not {SPACE.key(p.config) for p in batch} & {SPACE.key(t.config) for t in told}
+
+
+def test_observed_noise_from_samples():
+    objs = parse_objectives(["acc:max", "mem:min"])
+    told = []
+    for i, c in enumerate(SPACE.sample(0, 4)):
+        m = {**problem(c), "acc_std": 0.1 * (i + 1), "mem_std": 0.0}
+        told.append(finished(i, c, m, sample_metrics=[{}, {}, {}, {}]))
+    Y = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
+    acc_var, mem_var = observed_noise(told, objs, Y)
+    assert torch.allclose(acc_var.squeeze(-1), torch.tensor([0.01, 0.04, 0.09, 0.16], dtype=torch.float64) / 4)
+    assert torch.allclose(mem_var, torch.full((4, 1), 1e-5 * Y[:, 1].var().item(), dtype=torch.float64))
+    told[2].sample_metrics = [{}]  # one network only: no noise estimate -> learn the noise
+    assert observed_noise(told, objs, Y) == [None, None]
+
+
+def test_fixed_noise_reaches_the_gp():
+    told = [
+        finished(i, c, {**problem(c), "acc_std": 0.05}, sample_metrics=[{}, {}])
+        for i, c in enumerate(SPACE.sample(1, 12))
+    ]
+    Y = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
+    X = SPACE.to_unit([t.config for t in told])
+    model = mobo_module.fit_model(X, Y, observed_noise(told, OBJ, Y), [3])
+    assert isinstance(model.models[0].likelihood, FixedNoiseGaussianLikelihood)
+    assert not isinstance(model.models[1].likelihood, FixedNoiseGaussianLikelihood)
+
+
+def test_infer_ref_point_guards_zero_range():
+    Y = torch.tensor([[1.0, 5.0], [3.0, 5.0]], dtype=torch.float64)
+    assert torch.allclose(infer_ref_point(Y), torch.tensor([0.8, 4.5], dtype=torch.float64))
+    single = infer_ref_point(torch.zeros(1, 2, dtype=torch.float64))
+    assert torch.allclose(single, torch.tensor([-0.1, -0.1], dtype=torch.float64))
+
+
+def test_all_discrete_space_covers_it_without_repeats():
+    tiny = SearchSpace.from_dict(
+        {"params": {"n": {"type": "int", "low": 0, "high": 2}, "c": {"type": "categorical", "choices": ["a", "b"]}}}
+    )
+    s = MOBO(space=tiny, objectives=OBJ, n_init=3, **FAST)
+    done: list[Trial] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(5):
+            s.tell(done)
+            for p in s.ask(2):
+                metrics = {"acc": p.config["n"] + 0.5 * (p.config["c"] == "b"), "mem": float(len(done))}
+                done.append(finished(len(done), p.config, metrics))
+    assert sorted(tiny.key(t.config) for t in done) == sorted((n, c) for n in range(3) for c in "ab")
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"acquisition": "ehvi"}, "'acquisition' got 'ehvi'; allowed: qlognehvi, qlognparego"),
+        ({"n_init": 1}, "'n_init' got 1; allowed: an integer >= 2"),
+        ({"num_restarts": 8, "raw_samples": 4}, "'raw_samples' got 4; allowed: an integer >= 8"),
+        ({"ref_point": [1.0]}, "'ref_point' got \\[1.0\\]; allowed: a list of 2 finite numbers"),
+        ({"ref_point": [1.0, "x"]}, "'ref_point'"),
+        ({"n_inits": 5}, "unknown option.*n_inits"),
+    ],
+)
+def test_bad_options(options, match):
+    with pytest.raises(ConfigError, match=match):
+        MOBO(space=SPACE, objectives=OBJ, **options)
+
+
+@pytest.mark.slow
+def test_beats_random_search():
+    """20 evaluations (batches of 2) on the synthetic problem: mean hypervolume over 3 seeds."""
+    mobo_hv, random_hv = [], []
+    for seed in range(3):
+        mobo_hv.append(hypervolume(run(make(seed=seed, n_init=8), 20)))
+        random_hv.append(hypervolume(run(RandomSearch(space=SPACE, objectives=OBJ, seed=seed), 20)))
+    assert sum(mobo_hv) / 3 > sum(random_hv) / 3, (mobo_hv, random_hv)
