@@ -91,6 +91,42 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# nago evaluate
+# ---------------------------------------------------------------------------------------------
+@command("evaluate")
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from nago.objective import EvalFailure
+    from nago.run import RunConfig, build_objective
+    from nago.space import parse_assignments
+
+    run = RunConfig.from_toml(args.run)
+    config = run.space.validate(parse_assignments(args.set), partial=True)
+    objective = build_objective(run, data_root=args.data_root, device=args.device, samples=args.samples,
+                                progress=False if args.json else None)
+    seed = run.seed if args.seed is None else args.seed
+    try:
+        result = objective(config, seed=seed, fidelity=args.epochs)
+    except EvalFailure as e:
+        if args.json:
+            _print_json({"config": config, "failed": e.kind, "message": e.message, "samples": e.sample_metrics})
+        print(f"nago: evaluation failed ({e.kind}): {e.message}", file=sys.stderr)
+        return 1
+    m = result.metrics
+    if args.json:
+        _print_json({**m, "config": config, "seed": seed, "samples": result.sample_metrics})
+        return 0
+    print("generator  " + " ".join(f"{k}={v}" for k, v in config.items() if run.space[k].searchable))
+    print(f"{'network':>8}{'val_acc':>10}{'test_acc':>10}{'params':>10}{'MMACs':>10}{'mem MiB':>10}{'train s':>10}")
+    for i, s in enumerate(result.sample_metrics):
+        print(f"{i:>8}{s['val_acc']:>10.4f}{s.get('test_acc', float('nan')):>10.4f}{s['params'] / 1e6:>9.3f}M"
+              f"{s['flops'] / 1e6:>10.1f}{s['memory_mb']:>10.2f}{s['train_seconds']:>10.1f}")
+    print(f"{'mean':>8}{m['val_acc']:>10.4f}{m.get('test_acc', float('nan')):>10.4f}{m['params'] / 1e6:>9.3f}M"
+          f"{m['flops'] / 1e6:>10.1f}{m['memory_mb']:>10.2f}{m['train_seconds']:>10.1f}")
+    print(f"{'std':>8}{m['val_acc_std']:>10.4f}{m.get('test_acc_std', float('nan')):>10.4f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--classes", type=int, default=None, help="number of classes (default: the run's dataset, else 10)")
     s.add_argument("--channels", type=int, default=None, help="input channels (default: the run's dataset, else 3)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    e = sub.add_parser("evaluate", help="train networks sampled from one generator config and report their accuracy",
+                       description="Evaluate one generator config on the run's dataset: sample K networks, train each "
+                       "for E epochs, report mean and std. Parameters not set with --set take the space's defaults "
+                       "(the centre of each range). The paper's final protocol is --samples 8 --epochs 600.")
+    e.add_argument("run", metavar="RUN_TOML", help="a run config (runs/*.toml)")
+    e.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a generator parameter (repeatable)")
+    e.add_argument("--samples", type=int, default=None, help="networks sampled from the generator (default: the run's)")
+    e.add_argument("--epochs", type=float, default=None, help="training epochs per network (default: the run's)")
+    e.add_argument("--data-root", default=None, help="dataset folder (default: the run's [data] root)")
+    e.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default: the run's, else auto)")
+    e.add_argument("--seed", type=int, default=None, help="trial seed; network seeds derive from it (default: the run's)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
 
     from nago.bench import add_bench_parser
 

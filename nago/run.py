@@ -139,3 +139,35 @@ def load_space_or_run(path: str | Path) -> tuple[SearchSpace, RunConfig | None]:
         rc = RunConfig.from_toml(path)
         return rc.space, rc
     return SearchSpace.from_toml(path), None
+
+
+def build_objective(run: RunConfig, *, data_root: str | None = None, device: str | None = None,
+                    samples: int | None = None, progress: bool | None = None):
+    """The :class:`~nago.objective.TrainObjective` a run file describes (CLI flags override it)."""
+    from nago.objective import TrainObjective
+    from nago.train import TrainConfig
+
+    data = dict(run.data)
+    name = data.pop("dataset", None)
+    if not name:
+        raise ConfigError("[data] needs 'dataset', e.g. dataset = \"digits\"")
+    if data_root is not None:
+        data["root"] = data_root
+    if "root" in data:
+        data["root"] = str(Path(data["root"]).expanduser()) if data["root"] else None
+    if not data.get("max_train"):
+        data.pop("max_train", None)  # 0 / absent = all training images
+    train = dict(run.train)
+    if progress is not None:
+        train["progress"] = progress
+    model = run.model
+    return TrainObjective(
+        data=name,
+        data_options=data,
+        train=TrainConfig.from_dict(train),
+        param_limit=float(model.get("param_limit", 4e6)),
+        head_width=int(model.get("head_width", 1280)),
+        dropout=float(model.get("dropout", 0.2)),
+        samples=int(samples if samples is not None else run.evaluate.get("samples", 1)),
+        device=device or run.evaluate.get("device", "auto"),
+    )
