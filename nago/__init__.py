@@ -1,0 +1,32 @@
+"""nago: neural architecture generator search.
+
+The Python API mirrors the CLI::
+
+    import nago
+    study = nago.study_from_run("runs/digits.toml", out="runs/out/demo")
+    study.optimize(n_trials=8)
+    for t in study.pareto_front():
+        print(t.id, t.metrics["val_acc"], t.metrics["memory_mb"], t.config)
+    study.report()
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Study": "nago.study", "study_from_run": "nago.study", "SearchSpace": "nago.space", "RunConfig": "nago.run",
+    "generate": "nago.hnag", "build_model": "nago.model", "profile": "nago.profile", "ArchSpec": "nago.spec",
+    "TrainObjective": "nago.objective", "load_dataset": "nago.data", "export_trial": "nago.export",
+    "write_report": "nago.report", "STRATEGIES": "nago.strategies", "NagoError": "nago.errors", "ConfigError": "nago.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nago' has no attribute {name!r}")

@@ -127,6 +127,72 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# nago search / report / export
+# ---------------------------------------------------------------------------------------------
+def _front_table(study) -> str:
+    from nago.report import markdown_table
+
+    names = [o.name for o in study.objectives]
+    rows = [{"trial": t.id, **{n: t.metrics[n] for n in names}, **{p.name: t.config[p.name] for p in study.space.searchable}}
+            for t in sorted(study.pareto_front(), key=lambda t: t.metrics[names[0]])]
+    return markdown_table(rows, ["trial", *names, *[p.name for p in study.space.searchable]])
+
+
+@command("search")
+def _cmd_search(args: argparse.Namespace) -> int:
+    from nago.run import RunConfig
+    from nago.space import parse_assignments
+    from nago.study import study_from_run
+
+    run = RunConfig.from_toml(args.run)
+    study = study_from_run(run, out=args.out, strategy=args.strategy, seed=args.seed, resume=args.resume,
+                           assignments=parse_assignments(args.set), data_root=args.data_root, device=args.device)
+    trials = args.trials if args.trials is not None else int(run.search.get("trials", 20))
+    limit = args.time_limit if args.time_limit is not None else (run.search.get("time_limit_s") or None)
+    print(f"nago: study {study.name} in {study.run_dir} ({study.strategy_name}, objectives "
+          f"{', '.join(map(str, study.objectives))}, {trials} trials)", file=sys.stderr)
+    try:
+        study.optimize(n_trials=trials, timeout_s=limit, progress=not args.no_progress)
+    finally:
+        written = study.report(plots=not args.no_plots)
+    done = [t for t in study.trials if t.state.value == "complete"]
+    failed = [t for t in study.trials if t.state.value == "failed"]
+    print(f"\n{len(done)} complete, {len(failed)} failed. Pareto front:\n")
+    print(_front_table(study))
+    print(f"\nreport: {written['report.md']}")
+    return 0
+
+
+@command("report")
+def _cmd_report(args: argparse.Namespace) -> int:
+    from nago.report import write_report
+
+    written = write_report(args.run_dir, plots=not args.no_plots)
+    for name, path in written.items():
+        print(f"{name:<12} {path}")
+    return 0
+
+
+@command("export")
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nago.export import export_trial
+
+    out = export_trial(args.run_dir, args.trial, out=args.out, seed=args.seed, epochs=args.epochs,
+                       data_root=args.data_root, device=args.device)
+    if args.json:
+        _print_json({k: str(v) if isinstance(v, __import__("pathlib").Path) else v for k, v in out.items()})
+        return 0
+    print(f"trial {out['trial']}: network {out['fingerprint']} (seed {out['network_seed']}), "
+          f"{out['params'] / 1e6:.3f}M params, input {out['input_shape']}")
+    for key in ("generator", "arch", "model"):
+        print(f"  {key:<10} {out[key]}")
+    if out["trained"]:
+        print(f"  trained: val_acc {out['trained'].get('val_acc', float('nan')):.4f}, test_acc {out['trained'].get('test_acc', float('nan')):.4f}")
+    print("load it with: torch.jit.load(PATH)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +228,42 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=None, help="trial seed; network seeds derive from it (default: the run's)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
+    se = sub.add_parser("search", help="search generator configs (multi-objective BO, BOHB or random) on a run",
+                        description="Search the run's generator space: each trial samples networks from a generator "
+                        "config, trains them, and records accuracy and cost in RUN_DIR/study.sqlite. A killed search "
+                        "continues with --resume. Reports (trials.csv, pareto.csv, report.md, PNG plots) are written "
+                        "at the end.")
+    se.add_argument("run", metavar="RUN_TOML", help="a run config (runs/*.toml)")
+    se.add_argument("--trials", type=int, default=None, help="finished trials the study should end with (default: the run's)")
+    se.add_argument("--strategy", default=None, help="mobo, bohb or random (default: the run's)")
+    se.add_argument("--resume", action="store_true", help="continue the study in --out (finished trials are kept)")
+    se.add_argument("--seed", type=int, default=None, help="root seed of the study (default: the run's)")
+    se.add_argument("--out", default=None, help="run directory (default: runs/out/<run name>)")
+    se.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a generator parameter (repeatable)")
+    se.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (default: the run's, else none)")
+    se.add_argument("--data-root", default=None, help="dataset folder (default: the run's [data] root)")
+    se.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default: the run's, else auto)")
+    se.add_argument("--no-progress", action="store_true", help="no progress bar")
+    se.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    r = sub.add_parser("report", help="write tables, a Markdown summary and plots of a study",
+                       description="Write trials.csv, pareto.csv, report.md, pareto.png and hypervolume.png into RUN_DIR.")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a study directory (holds study.sqlite)")
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    x = sub.add_parser("export", help="export a trial's generator, a network it generates and its TorchScript",
+                       description="Write generator.json, arch.json and model.pt (TorchScript, loads with plain "
+                       "torch.jit.load) for one trial. The network is the trial's first sampled one unless --seed is given; "
+                       "it is untrained unless --epochs trains it on the run's data first.")
+    x.add_argument("run_dir", metavar="RUN_DIR", help="a study directory (holds study.sqlite)")
+    x.add_argument("--trial", type=int, required=True, help="trial id (see trials.csv / pareto.csv)")
+    x.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export/trial-ID)")
+    x.add_argument("--seed", type=int, default=None, help="network seed (default: the trial's first network)")
+    x.add_argument("--epochs", type=float, default=None, help="train the network for this many epochs before export")
+    x.add_argument("--data-root", default=None, help="dataset folder when training (default: the run's)")
+    x.add_argument("--device", default=None, help="device when training (default: the run's)")
+    x.add_argument("--json", action="store_true", help="print one JSON object")
+
     from nago.bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -169,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    # BoTorch still calls torch.jit.script at import; users cannot act on that warning.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

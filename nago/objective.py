@@ -86,6 +86,9 @@ class TrainObjective(Objective):
         head_width, dropout: head of each network (see :func:`nago.model.build_model`).
         samples: networks sampled per config (the paper's search uses 1).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        threads: CPU threads torch may use while evaluating (0 = leave torch's setting). Small
+            networks train as fast on one thread, and on a shared 2-core machine two OpenMP threads
+            can run 10x slower than one (spin-waiting), so the CPU demo uses 1.
     """
 
     def __init__(
@@ -99,13 +102,16 @@ class TrainObjective(Objective):
         dropout: float = 0.2,
         samples: int = 1,
         device: str = "auto",
+        threads: int = 0,
     ) -> None:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ConfigError(f"samples: got {samples!r}; allowed: an integer >= 1")
         self.data_name, self.data_options = data, dict(data_options or {})
         self.train, self.param_limit = train, float(param_limit)
         self.head_width, self.dropout = int(head_width), float(dropout)
-        self.samples, self.device = samples, device
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"threads: got {threads!r}; allowed: an integer >= 0 (0 = torch's default)")
+        self.samples, self.device, self.threads = samples, device, threads
         self._data = None
 
     def __getstate__(self) -> dict:
@@ -130,9 +136,13 @@ class TrainObjective(Objective):
         return spec, net
 
     def __call__(self, config: Mapping[str, Any], *, seed: int, fidelity: float | None = None) -> EvalResult:
+        import torch
+
         from nago.profile import profile
         from nago.train import TrainFailure, resolve_device, train_network
 
+        if self.threads:
+            torch.set_num_threads(self.threads)
         data = self.load_data()
         train = self.train if fidelity is None else dataclasses.replace(self.train, epochs=float(fidelity))
         device = resolve_device(self.device)

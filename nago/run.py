@@ -26,13 +26,16 @@
     [evaluate]
     samples = 1                        # networks sampled per generator config
     device = "auto"
+    threads = 0                        # CPU threads for torch (0 = torch's default)
 
     [search]
     strategy = "mobo"
     trials = 50
     objectives = ["val_acc:max", "memory_mb:min"]
     batch = 1                          # proposals per ask
+    fidelity = 60                      # epochs per search evaluation (default: [train] epochs)
     time_limit_s = 0                   # 0 = none
+    ref_point = [0.5, 100.0]           # hypervolume reference point in metric units (else inferred)
     [search.options]                   # strategy-specific options
 
 Unknown sections or keys are errors that list what is allowed.
@@ -53,8 +56,8 @@ _SECTIONS: dict[str, set[str]] = {
     "data": {"dataset", "root", "image_size", "val_fraction", "max_train", "cache_dir"},
     "model": {"param_limit", "head_width", "dropout"},
     "train": None,  # validated by TrainConfig.from_dict
-    "evaluate": {"samples", "device", "epochs"},
-    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity"},
+    "evaluate": {"samples", "device", "threads"},
+    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity", "ref_point"},
 }
 
 # (in_channels, native image size, classes): lets `nago sample` size a network without the data.
@@ -170,4 +173,5 @@ def build_objective(run: RunConfig, *, data_root: str | None = None, device: str
         dropout=float(model.get("dropout", 0.2)),
         samples=int(samples if samples is not None else run.evaluate.get("samples", 1)),
         device=device or run.evaluate.get("device", "auto"),
+        threads=int(run.evaluate.get("threads", 0)),
     )

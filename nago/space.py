@@ -33,6 +33,7 @@ map to equal-width bins of the unit interval, so every level gets the same share
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,6 +337,13 @@ class SearchSpace:
             if n is not None:
                 X[..., j] = (torch.clamp(torch.floor(X[..., j] * n), 0, n - 1) + 0.5) / n
         return X
+
+    def fix(self, values: Mapping[str, Any]) -> "SearchSpace":
+        """A copy of this space with the given parameters fixed to checked values (not searched)."""
+        checked = {k: self[k].check(v) for k, v in values.items()}
+        params = tuple(Param(p.name, "fixed", value=checked[p.name], default=checked[p.name]) if p.name in checked else p
+                       for p in self.params)
+        return dataclasses.replace(self, params=params)
 
     def key(self, config: Mapping[str, Any]) -> tuple:
         """A hashable identity of a config's searchable values (floats rounded to 1e-9)."""
