@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=5, help="timed training steps per net (default 5)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default)")
 
 
 def plain_twin(net: Network, spec) -> nn.Module:
@@ -71,6 +72,8 @@ def _throughput(model: nn.Module, batch: int, steps: int, size: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
     space = SearchSpace.from_toml(args.space)
     rng = np.random.default_rng(args.seed)
     build_s, ratios = [], []
