@@ -6,9 +6,10 @@
 * ``arch.json``: the ArchSpec of the network (by default the trial's first sampled network, the one
   it trained as sample 0: its seed is re-derived from the trial seed);
 * ``model.pt``: that network as TorchScript (traced in eval mode), loadable with plain
-  ``torch.jit.load`` and no nago installed. The weights are freshly initialised unless ``epochs`` is
-  given, in which case the network is first trained on the run's data with the run's protocol
-  (trials do not keep weights: the search trains many networks and keeps their metrics only).
+  ``torch.jit.load`` and no nago installed. The weights are the network seed's initial weights (those
+  the trial's training started from) unless ``epochs`` is given, in which case the network is first
+  trained on the run's data with the run's protocol and the trial's training seed (trials do not
+  keep weights: the search trains many networks and keeps their metrics only).
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ def export_trial(run_dir: str | Path, trial_id: int, *, out: str | Path | None =
         net = net.cpu()
         trained = result.metrics
     else:
-        net = build_model(spec, in_channels=c, image_size=size, num_classes=k,
-                          param_limit=float(model_meta.get("param_limit", 4e6)),
-                          head_width=int(model_meta.get("head_width", 1280)), dropout=float(model_meta.get("dropout", 0.2)))
+        with torch.random.fork_rng(devices=[]):  # the initial weights sample 0 of the trial started from
+            torch.manual_seed(net_seed)
+            net = build_model(spec, in_channels=c, image_size=size, num_classes=k,
+                              param_limit=float(model_meta.get("param_limit", 4e6)),
+                              head_width=int(model_meta.get("head_width", 1280)), dropout=float(model_meta.get("dropout", 0.2)))
     out_dir = Path(out) if out is not None else run_dir / "export" / f"trial-{trial_id}"
     out_dir.mkdir(parents=True, exist_ok=True)
     info = {"trial": trial_id, "config": trial.config, "metrics": trial.metrics, "network_seed": net_seed,

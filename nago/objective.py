@@ -125,14 +125,22 @@ class TrainObjective(Objective):
         return self._data
 
     def build(self, config: Mapping[str, Any], seed: int):
-        """The network of sample seed ``seed``: ``(spec, module)``; ConfigError if the config is invalid."""
+        """The network of sample seed ``seed``: ``(spec, module)``; ConfigError if the config is invalid.
+
+        ``seed`` draws the graphs and the initial weights (torch's global RNG is left as it was), so
+        the same ``(config, seed)`` gives the same network with the same weights.
+        """
+        import torch
+
         from nago.hnag import generate
         from nago.model import build_model
 
         data = self.load_data()
         spec = generate(config, seed)
-        net = build_model(spec, in_channels=data.in_channels, image_size=data.image_size, num_classes=data.num_classes,
-                          param_limit=self.param_limit, head_width=self.head_width, dropout=self.dropout)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_model(spec, in_channels=data.in_channels, image_size=data.image_size, num_classes=data.num_classes,
+                              param_limit=self.param_limit, head_width=self.head_width, dropout=self.dropout)
         return spec, net
 
     def __call__(self, config: Mapping[str, Any], *, seed: int, fidelity: float | None = None) -> EvalResult:

@@ -15,6 +15,7 @@ is derived from the study seed and the trial's position, so it is reproducible f
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import traceback
 import warnings
@@ -57,7 +58,11 @@ def run_trial(objective: Objective | Callable[..., Any], config: Mapping[str, An
         return Outcome(fail_kind="error", message=f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})")
     if isinstance(result, EvalResult):
         return Outcome(metrics=result.metrics, sample_metrics=result.sample_metrics)
-    return Outcome(metrics=dict(result))
+    try:
+        return Outcome(metrics=dict(result))
+    except (TypeError, ValueError):
+        return Outcome(fail_kind="error", message=f"the objective returned {type(result).__name__} {str(result)[:80]!r}; "
+                                                  "allowed: a dict of metrics or an EvalResult")
 
 
 class Study:
@@ -112,15 +117,19 @@ class Study:
         identity = {
             "objectives": [str(o) for o in self.objectives],
             "space": [p.name for p in space.searchable],
+            # fixed values (e.g. `--set N_m=1`): a resume must not mix networks of another space
+            "fixed": json.loads(json.dumps({p.name: p.value for p in space.params if not p.searchable}, default=str)),
             "strategy": self.strategy_name,
             "seed": self.seed,
         }
         if existed and self.store.get_meta("identity") is not None:
             if not resume:
+                self.store.close()
                 raise ConfigError(f"{self.run_dir} already holds a study; resume it (--resume) or choose another --out")
             old = self.store.get_meta("identity")
-            diff = [k for k in identity if old.get(k) != identity[k]]
+            diff = [k for k in identity if k in old and old[k] != identity[k]]  # keys older stores lack are not checked
             if diff:
+                self.store.close()
                 raise ConfigError(
                     f"cannot resume {self.run_dir}: {', '.join(f'{k} was {old.get(k)!r}, now {identity[k]!r}' for k in diff)}"
                 )
@@ -205,9 +214,12 @@ class Study:
             if missing:
                 out = Outcome(sample_metrics=out.sample_metrics, fail_kind="error",
                               message=f"the objective returned no {missing}; it returned {sorted(out.metrics)}")
-        if out.fail_kind is not None:
-            return self.store.fail(trial.id, kind=out.fail_kind, message=out.message or "", sample_metrics=out.sample_metrics)
-        return self.store.complete(trial.id, metrics=out.metrics, sample_metrics=out.sample_metrics)
+        if out.fail_kind is None:
+            try:
+                return self.store.complete(trial.id, metrics=out.metrics, sample_metrics=out.sample_metrics)
+            except NagoError as e:  # metrics the store cannot keep (not numbers): the trial failed, the study goes on
+                out = Outcome(fail_kind="error", message=str(e))
+        return self.store.fail(trial.id, kind=out.fail_kind, message=out.message or "", sample_metrics=out.sample_metrics)
 
     # -- progress -----------------------------------------------------------------------------------
     def _progress(self, n_trials: int | None):
