@@ -21,7 +21,8 @@ from nago.strategies import STRATEGIES
 from nago.train import TrainConfig
 from nago.trial import parse_objectives
 
-from tests.conftest import RUNS, SPACES
+ROOT = Path(__file__).resolve().parents[1]
+RUNS, SPACES = ROOT / "runs", ROOT / "spaces"
 
 RUN_FILES = sorted(RUNS.glob("*.toml"))
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from nago.bench import train as bench_train
 from nago.cli import main
 
-from tests.conftest import RUNS
+SPACE = Path(__file__).resolve().parents[2] / "spaces" / "hnag.toml"
 
 TINY_DIGITS = f"""
 [run]
 name = "digits-tiny"
-space = "{(RUNS.parent / "spaces" / "hnag.toml").as_posix()}"
+space = "{SPACE.as_posix()}"
 [data]
 dataset = "digits"
 max_train = 160
