@@ -46,6 +46,8 @@ NAMES = STRATEGIES.names()
 
 
 def make(name: str, space: SearchSpace = SPACE, seed: int = 0, **extra: Any) -> Strategy:
+    if name.startswith("optuna-"):
+        pytest.importorskip("optuna")
     return STRATEGIES.get(name)(space=space, objectives=OBJECTIVES, seed=seed, **{**KWARGS.get(name, {}), **extra})
 
 
@@ -64,14 +66,14 @@ def evaluate(trial_id: int, p: Proposal, *, fail: bool) -> Trial:
     return t
 
 
-def check_batch(space: SearchSpace, batch: list[Proposal], told: list[Trial], pending: list[Trial]) -> None:
-    """Proposals are complete valid configs, unseen and distinct."""
+def check_batch(space: SearchSpace, batch: list[Proposal], told: list[Trial], pending: list[Trial], repeats: bool = False) -> None:
+    """Proposals are complete valid configs, unseen and distinct (unless the strategy ``allows_repeats``)."""
     seen = {(space.key(t.config), t.fidelity) for t in [*told, *pending]}
     for p in batch:
         assert isinstance(p, Proposal) and isinstance(p.info, dict)
         assert space.validate(p.config) == p.config
         ident = (space.key(p.config), p.fidelity)
-        assert ident not in seen, f"re-proposed {p.config} at fidelity {p.fidelity}"
+        assert repeats or ident not in seen, f"re-proposed {p.config} at fidelity {p.fidelity}"
         seen.add(ident)
 
 
@@ -81,7 +83,7 @@ def simulate(strategy: Strategy, steps: int, batch: int = 2, fail_every: int = 4
     for _ in range(steps):
         strategy.tell(history)
         proposals = strategy.ask(batch, pending=[])
-        check_batch(space, proposals, history, [])
+        check_batch(space, proposals, history, [], getattr(strategy, "allows_repeats", False))
         for p in proposals:
             tid = len(history)
             history.append(evaluate(tid, p, fail=tid % fail_every == fail_every - 1))
@@ -99,7 +101,7 @@ def test_ask_without_history(name):
     s.tell([])
     batch = s.ask(3)
     assert len(batch) == 3
-    check_batch(SPACE, batch, [], [])
+    check_batch(SPACE, batch, [], [], getattr(s, "allows_repeats", False))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -108,14 +110,14 @@ def test_history_with_failures_and_pending(name):
     history = simulate(s, steps=5)
     assert any(t.state == TrialState.FAILED for t in history)
     first = s.ask(3)
-    check_batch(SPACE, first, history, [])
+    check_batch(SPACE, first, history, [], getattr(s, "allows_repeats", False))
     pending = [
         Trial(id=len(history) + i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.RUNNING)
         for i, p in enumerate(first)
     ]
     second = s.ask(3, pending=pending)
     assert len(second) == 3
-    check_batch(SPACE, second, history, pending)
+    check_batch(SPACE, second, history, pending, getattr(s, "allows_repeats", False))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -125,7 +127,7 @@ def test_only_failures(name):
     assert all(t.state == TrialState.FAILED for t in history)
     batch = s.ask(2)
     assert len(batch) == 2
-    check_batch(SPACE, batch, history, [])
+    check_batch(SPACE, batch, history, [], getattr(s, "allows_repeats", False))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -155,7 +157,7 @@ def test_small_discrete_space_never_repeats(name):
         for _ in range(6):
             s.tell(history)
             batch = s.ask(2)
-            check_batch(TINY, batch, history, [])
+            check_batch(TINY, batch, history, [], getattr(s, "allows_repeats", False))
             for p in batch:
                 tid = len(history)
                 t = Trial(id=tid, config=p.config, seed=tid, fidelity=p.fidelity, info=p.info)
