@@ -115,7 +115,7 @@ def test_timeout_stops_the_loop(tmp_path):
     t0 = time.monotonic()
     study.optimize(timeout_s=0.35, progress=False)
     assert time.monotonic() - t0 < 2.0
-    assert 2 <= len(study.trials) <= 6
+    assert 1 <= len(study.trials) <= 5  # 0.1 s each: stopped at the first check after 0.35 s
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
 
 
