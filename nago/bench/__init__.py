@@ -19,6 +19,7 @@ BENCHES = {
     "generator": ("nago.bench.generator", "sample+build time and training throughput of random-wired nets vs a plain conv net"),
     "train": ("nago.bench.train", "images/s of the real trainer (digits run, synthetic CIFAR with augmentation) and its data-time share"),
     "mobo-synthetic": ("nago.bench.mobo_synthetic", "hypervolume of mobo vs random on BoTorch's BraninCurrin and DTLZ2 through the Study loop, and MOBO ask time"),
+    "search": ("nago.bench.search", "strategies (random, rea, optuna-tpe, mobo, ...) head to head on a tabular benchmark such as NAS-Bench-201 through the Study loop"),
 }
 
 
