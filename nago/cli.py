@@ -140,11 +140,12 @@ def _front_table(study) -> str:
 
 @command("search")
 def _cmd_search(args: argparse.Namespace) -> int:
-    from nago.run import RunConfig
+    from nago.run import RunConfig, build_executor
     from nago.space import parse_assignments
     from nago.study import study_from_run
 
     run = RunConfig.from_toml(args.run)
+    executor = build_executor(run, name=args.executor, workers=args.workers)
     study = study_from_run(run, out=args.out, strategy=args.strategy, seed=args.seed, resume=args.resume,
                            assignments=parse_assignments(args.set), data_root=args.data_root, device=args.device)
     trials = args.trials if args.trials is not None else int(run.search.get("trials", 20))
@@ -152,8 +153,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     print(f"nago: study {study.name} in {study.run_dir} ({study.strategy_name}, objectives "
           f"{', '.join(map(str, study.objectives))}, {trials} trials)", file=sys.stderr)
     try:
-        study.optimize(n_trials=trials, timeout_s=limit, progress=not args.no_progress)
+        study.optimize(n_trials=trials, timeout_s=limit, progress=not args.no_progress, executor=executor)
     finally:
+        executor.shutdown()
         written = study.report(plots=not args.no_plots)
     done = [t for t in study.trials if t.state.value == "complete"]
     failed = [t for t in study.trials if t.state.value == "failed"]
@@ -243,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (default: the run's, else none)")
     se.add_argument("--data-root", default=None, help="dataset folder (default: the run's [data] root)")
     se.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default: the run's, else auto)")
+    se.add_argument("--executor", default=None, choices=["inline", "local", "ray"],
+                    help="where trials run: in this process, a fresh process per trial, or a Ray cluster (default: the run's, else inline)")
+    se.add_argument("--workers", type=int, default=None, help="trials at once with local/ray (default: GPUs, else CPU cores)")
     se.add_argument("--no-progress", action="store_true", help="no progress bar")
     se.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 

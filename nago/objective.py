@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import traceback
+from pathlib import Path
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -73,6 +75,37 @@ def aggregate(samples: list[dict[str, float]]) -> dict[str, float]:
         out[f"{key}_std"] = float(vals.std()) if len(vals) > 1 else 0.0
     out["n_samples"] = float(len(samples))
     return out
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What evaluating one trial produced (picklable: executors send it back)."""
+
+    metrics: dict[str, float] | None = None
+    sample_metrics: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    fail_kind: str | None = None
+    message: str | None = None
+
+
+def run_trial(objective: "Objective | Callable[..., Any]", config: Mapping[str, Any], seed: int, fidelity: float | None) -> Outcome:
+    """Evaluate one trial and turn every failure into an :class:`Outcome` (never raises, except on
+    KeyboardInterrupt). A plain callable may return an :class:`EvalResult` or a metrics dict."""
+    try:
+        result = objective(config, seed=seed, fidelity=fidelity)
+    except EvalFailure as e:
+        return Outcome(sample_metrics=e.sample_metrics, fail_kind=e.kind, message=e.message)
+    except NagoError as e:
+        return Outcome(fail_kind="invalid", message=str(e))
+    except Exception as e:  # noqa: BLE001 - a failing trial must not end the study
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return Outcome(fail_kind="error", message=f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})")
+    if isinstance(result, EvalResult):
+        return Outcome(metrics=result.metrics, sample_metrics=result.sample_metrics)
+    try:
+        return Outcome(metrics=dict(result))
+    except (TypeError, ValueError):
+        return Outcome(fail_kind="error", message=f"the objective returned {type(result).__name__} {str(result)[:80]!r}; "
+                                                  "allowed: a dict of metrics or an EvalResult")
 
 
 class TrainObjective(Objective):

@@ -36,6 +36,9 @@
     fidelity = 60                      # epochs per search evaluation (default: [train] epochs)
     time_limit_s = 0                   # 0 = none
     ref_point = [0.5, 100.0]           # hypervolume reference point in metric units (else inferred)
+    executor = "inline"                # inline | local (a process per trial) | ray
+    workers = 2                        # trials at once (local/ray; default: GPUs, else cores)
+    ray_address = "auto"               # ray: the cluster (default RAY_ADDRESS, else a local instance)
     [search.options]                   # strategy-specific options
 
 Unknown sections or keys are errors that list what is allowed.
@@ -57,7 +60,8 @@ _SECTIONS: dict[str, set[str]] = {
     "model": {"param_limit", "head_width", "dropout"},
     "train": None,  # validated by TrainConfig.from_dict
     "evaluate": {"samples", "device", "threads"},
-    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity", "ref_point"},
+    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity", "ref_point",
+               "executor", "workers", "ray_address"},
 }
 
 # (in_channels, native image size, classes): lets `nago sample` size a network without the data.
@@ -175,3 +179,27 @@ def build_objective(run: RunConfig, *, data_root: str | None = None, device: str
         device=device or run.evaluate.get("device", "auto"),
         threads=int(run.evaluate.get("threads", 0)),
     )
+
+
+def build_executor(run: RunConfig, *, name: str | None = None, workers: int | None = None):
+    """The executor a run file (or the CLI's ``--executor`` / ``--workers``) asks for."""
+    from nago.executors import EXECUTORS
+
+    name = name or run.search.get("executor", "inline")
+    cls = EXECUTORS.get(name)
+    workers = workers if workers is not None else run.search.get("workers")
+    kwargs: dict[str, Any] = {}
+    if name != "inline" and workers is not None:
+        kwargs["slots"] = int(workers)
+    elif name == "inline" and workers not in (None, 1):
+        raise ConfigError(f"workers: got {workers!r} with the inline executor; use --executor local or ray for parallel trials")
+    if name == "ray":
+        kwargs["address"] = run.search.get("ray_address")
+        kwargs["num_gpus"] = 1 if _has_gpu() else 0
+    return cls(**kwargs)
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

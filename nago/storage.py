@@ -240,6 +240,22 @@ class TrialStore:
                 )
         return [self.get(row[0]) for row in rows]
 
+    def requeue(self, trial_id: int, *, reason: str) -> Trial:
+        """RUNNING -> WAITING for one trial (its worker died); ``info["requeued"]`` counts put-backs and
+        ``info["requeue_reasons"]`` keeps why."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT state, info FROM trials WHERE id = ?", (int(trial_id),)).fetchone()
+            if row is None:
+                raise self._missing(trial_id)
+            if row[0] != TrialState.RUNNING.value:
+                raise NagoError(f"trial {trial_id} is {row[0]}: cannot be re-queued (only from running)")
+            info = json.loads(row[1])
+            info["requeued"] = int(info.get("requeued", 0)) + 1
+            info["requeue_reasons"] = [*info.get("requeue_reasons", []), reason]
+            conn.execute("UPDATE trials SET state = ?, started = NULL, info = ? WHERE id = ?",
+                         (TrialState.WAITING.value, _dumps(info, "info"), int(trial_id)))
+        return self.get(trial_id)
+
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-encodable run-level value (objectives, reference point, run name, ...)."""
         if key in _RESERVED_META:

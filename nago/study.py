@@ -14,55 +14,25 @@ is derived from the study seed and the trial's position, so it is reproducible f
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from nago.errors import ConfigError, NagoError
-from nago.objective import EvalFailure, EvalResult, Objective, derive_seed
+from nago.objective import Objective, Outcome, derive_seed, run_trial  # noqa: F401  (run_trial: public here too)
 from nago.pareto import hypervolume, pareto_trials, reference_point
 from nago.space import SearchSpace
 from nago.storage import TrialStore
 from nago.strategies import STRATEGIES, Strategy
 from nago.trial import ObjectiveSpec, Trial, TrialState, parse_objectives
 
+if TYPE_CHECKING:
+    from nago.executors import Executor
+
 STORE_FILE = "study.sqlite"
 Callback = Callable[["Study", Trial], None]
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What evaluating one trial produced (picklable: executors send it back)."""
-
-    metrics: dict[str, float] | None = None
-    sample_metrics: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    fail_kind: str | None = None
-    message: str | None = None
-
-
-def run_trial(objective: Objective | Callable[..., Any], config: Mapping[str, Any], seed: int, fidelity: float | None) -> Outcome:
-    """Evaluate one trial and turn every failure into an :class:`Outcome` (never raises, except on
-    KeyboardInterrupt). A plain callable may return an :class:`EvalResult` or a metrics dict."""
-    try:
-        result = objective(config, seed=seed, fidelity=fidelity)
-    except EvalFailure as e:
-        return Outcome(sample_metrics=e.sample_metrics, fail_kind=e.kind, message=e.message)
-    except NagoError as e:
-        return Outcome(fail_kind="invalid", message=str(e))
-    except Exception as e:  # noqa: BLE001 - a failing trial must not end the study
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        return Outcome(fail_kind="error", message=f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})")
-    if isinstance(result, EvalResult):
-        return Outcome(metrics=result.metrics, sample_metrics=result.sample_metrics)
-    try:
-        return Outcome(metrics=dict(result))
-    except (TypeError, ValueError):
-        return Outcome(fail_kind="error", message=f"the objective returned {type(result).__name__} {str(result)[:80]!r}; "
-                                                  "allowed: a dict of metrics or an EvalResult")
 
 
 class Study:
@@ -158,9 +128,19 @@ class Study:
         timeout_s: float | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
+        executor: "Executor | str | None" = None,
     ) -> "Study":
-        """Run until ``n_trials`` trials have finished (in the whole study) or ``timeout_s`` seconds
-        of this call have passed, or the strategy has nothing left to propose."""
+        """Run until ``n_trials`` trials have finished (in the whole study), or ``timeout_s`` seconds
+        of this call have passed (trials already running are finished, none is started), or the
+        strategy has nothing left to propose.
+
+        ``executor`` (an :class:`~nago.executors.Executor` or a name: ``"inline"``, the default,
+        ``"local"``, ``"ray"``) runs the trials; free slots are filled as trials finish, and the
+        strategy sees the running trials as pending points. A worker that dies mid-trial (killed,
+        crashed) puts its trial back once; the second death fails it with kind ``"killed"``.
+        """
+        from nago.executors import EXECUTORS, Executor
+
         if n_trials is None and timeout_s is None:
             raise ConfigError("optimize needs n_trials and/or timeout_s, else it would never stop")
         start = time.monotonic()
@@ -168,29 +148,56 @@ class Study:
         if requeued:
             warnings.warn(f"re-queued {len(requeued)} trial(s) left running by an interrupted run: "
                           f"{[t.id for t in requeued]}", stacklevel=2)
+        own = not isinstance(executor, Executor)
+        ex: Executor = EXECUTORS.get(executor or "inline")() if own else executor
         bar = self._progress(n_trials) if progress else None
+        in_flight: dict[Any, Trial] = {}
         try:
+            exhausted = False
             while True:
                 finished = self._finished()
-                if n_trials is not None and len(finished) >= n_trials:
-                    break
-                if timeout_s is not None and time.monotonic() - start >= timeout_s:
-                    break
-                waiting = self.store.trials([TrialState.WAITING])
-                if not waiting:
-                    room = self.batch if n_trials is None else min(self.batch, n_trials - len(finished))
-                    waiting = self._ask(room, finished)
+                timed_out = timeout_s is not None and time.monotonic() - start >= timeout_s
+                left = None if n_trials is None else n_trials - len(finished) - len(in_flight)
+                while not (timed_out or exhausted) and ex.free() > 0 and (left is None or left > 0):
+                    waiting = self.store.trials([TrialState.WAITING])
                     if not waiting:
-                        break  # the strategy has nothing new to propose (a finite space is exhausted)
-                trial = self._evaluate(waiting[0])
-                for cb in callbacks:
-                    cb(self, trial)
-                if bar is not None:
-                    self._update_bar(bar)
+                        want = max(self.batch, ex.free())
+                        waiting = self._ask(want if left is None else min(want, left), finished)
+                        exhausted = not waiting  # a finite space can run out of new configs
+                        if exhausted:
+                            break
+                    trial = self.store.mark_running(waiting[0].id)
+                    in_flight[ex.submit(run_trial, self.objective, trial.config, trial.seed, trial.fidelity)] = trial
+                    left = None if left is None else left - 1
+                if not in_flight:
+                    break
+                for done in ex.poll(timeout=1.0):
+                    trial = self._record(in_flight.pop(done.handle), done)
+                    if trial.state != TrialState.WAITING:
+                        for cb in callbacks:
+                            cb(self, trial)
+                    if bar is not None:
+                        self._update_bar(bar)
         finally:
+            for h, trial in in_flight.items():  # interrupted (Ctrl-C, an error): put the trials back
+                ex.cancel(h)
+                self.store.requeue(trial.id, reason="the study was interrupted")
+            if own:
+                ex.shutdown()
             if bar is not None:
                 bar.close()
         return self
+
+    def _record(self, trial: Trial, done: Any) -> Trial:
+        """Store what an executor returned for ``trial``."""
+        if done.died:
+            deaths = sum("worker died" in r for r in trial.info.get("requeue_reasons", []))
+            if deaths < 1:
+                return self.store.requeue(trial.id, reason=f"worker died: {done.error}")
+            return self.store.fail(trial.id, kind="killed", message=f"the worker died twice: {done.error}")
+        if done.error is not None:  # the executor could not run the task at all (e.g. unpicklable)
+            return self.store.fail(trial.id, kind="error", message=done.error)
+        return self._store_outcome(trial, done.value)
 
     def _finished(self) -> list[Trial]:
         return self.store.trials([TrialState.COMPLETE, TrialState.FAILED])
@@ -206,9 +213,7 @@ class Study:
                                              fidelity=fidelity, info=dict(p.info)))
         return created
 
-    def _evaluate(self, trial: Trial) -> Trial:
-        trial = self.store.mark_running(trial.id)
-        out = run_trial(self.objective, trial.config, trial.seed, trial.fidelity)
+    def _store_outcome(self, trial: Trial, out: Outcome) -> Trial:
         if out.fail_kind is None:
             missing = [o.name for o in self.objectives if o.name not in out.metrics]
             if missing:
