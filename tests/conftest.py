@@ -1,14 +1,7 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-SPACES = ROOT / "spaces"
-RUNS = ROOT / "runs"
-SHARED = ROOT.parent / "shared"
 
 # Tiny test networks run fastest on one thread, and OpenMP spin-waiting makes two threads crawl
 # when the test run shares its cores (CI: 2 cores).

@@ -15,7 +15,7 @@ import pytest
 
 from nago.cli import build_parser, main
 
-from tests.conftest import ROOT, RUNS, SPACES
+from _paths import ROOT, RUNS, SPACES
 
 HNAG = str(SPACES / "hnag.toml")
 TINY_SET = ["--set", "N_m=1", "--set", "N_b=3"]

@@ -19,7 +19,7 @@ from nago.run import RunConfig, build_objective
 from nago.spec import ArchSpec
 from nago.study import study_from_run
 
-from tests.conftest import RUNS, SPACES
+from _paths import RUNS, SPACES
 
 
 def _toml(table: dict, prefix: str = "") -> list[str]:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SPACES
+from _paths import ROOT, SPACES
 from nago.errors import ConfigError
 from nago.hnag import generate, stage_list
 from nago.space import SearchSpace

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SPACES
+from _paths import SPACES
 from nago.errors import ConfigError
 from nago.hnag import generate
 from nago.model import build_model, choose_mult, count_params

@@ -15,7 +15,7 @@ from nago.objective import EvalFailure, EvalResult, TrainObjective, aggregate, d
 from nago.space import SearchSpace
 from nago.train import TrainConfig
 
-from tests.conftest import SPACES
+from _paths import SPACES
 
 # metrics that measure time and so differ between two runs of the same network
 TIMINGS = {"train_seconds", "images_per_second", "wall_seconds", "data_fraction"}

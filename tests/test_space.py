@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SPACES
+from _paths import SPACES
 from nago.errors import ConfigError
 from nago.space import SearchSpace, parse_assignments
 

@@ -27,7 +27,7 @@ from nago.strategies.base import Proposal
 from nago.study import STORE_FILE, Outcome, Study, run_trial, study_from_run
 from nago.trial import TrialState
 
-from tests.conftest import ROOT, RUNS
+from _paths import ROOT, RUNS
 
 TOY = {"space": {"name": "toy"},
        "params": {"x": {"type": "float", "low": 0.0, "high": 1.0}, "y": {"type": "float", "low": 0.0, "high": 1.0},
