@@ -15,7 +15,7 @@ from nago.objective import EvalFailure
 from nago.study import Study
 from nago.table import TableObjective, load_table_space
 
-from tests.conftest import SPACES
+from _paths import SPACES
 
 OPTIMUM = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 

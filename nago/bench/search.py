@@ -13,7 +13,8 @@ Per strategy and query count ``k`` (mean and std over seeds, population std):
   metrics divided by that of the whole table (the true Pareto front), both w.r.t. the table's
   ``ref_point`` (else the table's nadir);
 - per run: whether the table's best row by the first search metric was queried, distinct rows
-  queried, wall seconds.
+  queried, wall seconds; over all runs, how the proposals were made (``info["source"]``: a MOBO
+  that fell back to Sobol shows up here).
 
 ``--out DIR`` writes ``results.json``, ``results.md`` (a Markdown table at a few query counts) and PNG
 plots. Runs are spread over ``--workers`` processes (spawned; each pins torch to ``--threads``).
@@ -93,7 +94,8 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int, options: di
         finally:
             study.close()
     rows = [int(t.metrics["table_row"]) if t.state.value == "complete" else -1 for t in trials]
-    return {"strategy": strategy, "seed": seed, "rows": rows, "seconds": time.perf_counter() - t0}
+    sources = [str(t.info.get("source", "?")) for t in trials]
+    return {"strategy": strategy, "seed": seed, "rows": rows, "sources": sources, "seconds": time.perf_counter() - t0}
 
 
 def curves(table, rows: list[int]) -> dict[str, list[float]]:
@@ -134,6 +136,8 @@ def summarise(table, runs: list[dict[str, Any]], queries: int) -> dict[str, Any]
     out["optimum_found"] = sum(optimum in r["rows"] for r in runs)
     out["distinct_mean"] = float(np.mean([len(set(r["rows"]) - {-1}) for r in runs]))
     out["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
+    sources = [src for r in runs for src in r.get("sources", [])]
+    out["sources"] = {src: sources.count(src) for src in sorted(set(sources))}  # how proposals were made (all runs)
     out["runs"] = [{"seed": r["seed"], "found_optimum": optimum in r["rows"], "distinct": len(set(r["rows"]) - {-1}),
                     "final_best_test": c["best_test"][-1], "seconds": r["seconds"]} for r, c in zip(runs, per_run)]
     return out

@@ -13,7 +13,7 @@ from nago.cli import main
 from nago.errors import ConfigError
 from nago.table import load_table_space
 
-from tests.conftest import SPACES
+from _paths import SPACES
 
 
 def test_bench_search_nb201_json(capsys, tmp_path):
@@ -26,7 +26,7 @@ def test_bench_search_nb201_json(capsys, tmp_path):
         assert s["queries"] == list(range(1, 16)) and len(s["best_test_mean"]) == len(s["best_test_std"]) == 15
         assert "hv_ratio_mean" not in s and s["distinct_mean"] == 15  # neither repeats
         assert all(a <= b for a, b in zip(s["best_search_mean"], s["best_search_mean"][1:]))
-        assert 85 < s["best_test_mean"][-1] <= 94.38
+        assert 85 < s["best_test_mean"][-1] <= 94.38 and sum(s["sources"].values()) == 30
     assert r["optimum"]["row"] == 6111
     assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png"}
     assert "| rea |" in (tmp_path / "results.md").read_text()
@@ -56,7 +56,7 @@ def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
     np.testing.assert_allclose(c["hv_ratio"], np.array([1 * 3, 1 * 3, 2 * 3, total]) / total)
     runs = [{"strategy": "s", "seed": 0, "rows": [0, 1, 2], "seconds": 1.0}, {"strategy": "s", "seed": 1, "rows": [2, 2, 0], "seconds": 3.0}]
     s = bench.summarise(table, runs, 3)
-    assert s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
+    assert s["sources"] == {} and s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
     assert s["best_test_mean"] == [15, 25, 25] and s["best_test_std"] == [5, 5, 5]
     assert "hv_ratio_mean" in s
 
