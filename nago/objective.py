@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import traceback
-from pathlib import Path
 import math
 import time
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np

@@ -37,12 +37,14 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from nago.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: a worker that only needs configs stays light
+    import torch
 
 try:
     import tomllib
@@ -315,6 +317,8 @@ class SearchSpace:
 
     def to_unit(self, configs: Sequence[Mapping[str, Any]]) -> torch.Tensor:
         """Map configs to the unit cube. Returns a float64 tensor of shape ``[n, d]``."""
+        import torch
+
         rows = []
         for c in configs:
             full = self.validate(c)
@@ -323,7 +327,9 @@ class SearchSpace:
 
     def from_unit(self, X: torch.Tensor | np.ndarray) -> list[dict[str, Any]]:
         """Map points ``X`` of shape ``[n, d]`` in ``[0,1]^d`` to complete configs (values clipped)."""
-        X = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=float).reshape(-1, self.dim)
+        if hasattr(X, "detach"):  # a torch tensor
+            X = X.detach().cpu().numpy()
+        X = np.asarray(X, dtype=float).reshape(-1, self.dim)
         out = []
         for row in X:
             it = iter(row)
@@ -332,6 +338,8 @@ class SearchSpace:
 
     def round_unit(self, X: torch.Tensor) -> torch.Tensor:
         """Snap unit-cube points to the centres of their int/categorical bins (shape kept)."""
+        import torch
+
         X = X.clone()
         for j, n in enumerate(self.levels()):
             if n is not None:

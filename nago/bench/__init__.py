@@ -12,19 +12,20 @@ import json
 import platform
 import time
 
-import torch
-
 # name -> (module, help). Modules are imported only when their benchmark runs.
 BENCHES = {
     "generator": ("nago.bench.generator", "sample+build time and training throughput of random-wired nets vs a plain conv net"),
     "train": ("nago.bench.train", "images/s of the real trainer (digits run, synthetic CIFAR with augmentation) and its data-time share"),
     "mobo-synthetic": ("nago.bench.mobo_synthetic", "hypervolume of mobo vs random on BoTorch's BraninCurrin and DTLZ2 through the Study loop, and MOBO ask time"),
+    "parallel": ("nago.bench.parallel", "wall-clock speed-up of 2 workers over 1 (local processes, Ray) on the NB201 table with a per-trial delay"),
     "search": ("nago.bench.search", "strategies (random, rea, optuna-tpe, mobo, ...) head to head on a tabular benchmark such as NAS-Bench-201 through the Study loop"),
 }
 
 
 def machine() -> dict:
     """What the figures were measured on."""
+    import torch
+
     return {
         "date": time.strftime("%Y-%m-%d"),
         "python": platform.python_version(),
