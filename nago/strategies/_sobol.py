@@ -15,6 +15,8 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
+import numpy as np
+
 from nago.errors import ConfigError
 from nago.space import SearchSpace
 from nago.trial import Trial
@@ -40,6 +42,13 @@ def check_options(strategy: str, options: dict[str, Any], allowed: Iterable[str]
         raise ConfigError(
             f"strategy {strategy!r}: unknown option(s) {unknown}; allowed: {', '.join(allowed) or '(none)'}"
         )
+
+
+def int_option(strategy: str, name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int; :class:`ConfigError` naming the strategy, option, value and bound otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"strategy {strategy!r}: option {name!r} got {value!r}; allowed: an integer >= {minimum}")
+    return int(value)
 
 
 def seen_keys(space: SearchSpace, trials: Iterable[Trial]) -> set[tuple]:

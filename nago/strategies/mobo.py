@@ -50,7 +50,7 @@ from botorch.utils.sampling import sample_simplex
 from nago.errors import ConfigError
 from nago.space import SearchSpace
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
-from nago.strategies._sobol import check_options, novel_sobol, pending_unit, require_searchable, seen_keys
+from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.trial import ObjectiveSpec, Trial
 
@@ -59,12 +59,6 @@ ACQUISITIONS = ("qlognehvi", "qlognparego")
 
 class SurrogateFallbackWarning(UserWarning):
     """The surrogate could not be fitted or optimised; this ask fell back to Sobol points."""
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"strategy 'mobo': option {name!r} got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
 
 
 @STRATEGIES.register("mobo")
@@ -116,16 +110,16 @@ class MOBO(Strategy):
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
             raw_samples=raw_samples, mc_samples=mc_samples,
         )  # fmt: skip
-        self.n_init = 2 * (space.dim + 1) if n_init is None else _positive_int("n_init", n_init, 2)
+        self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = str(acquisition).lower()
         if self.acquisition not in ACQUISITIONS:
             raise ConfigError(
                 f"strategy 'mobo': option 'acquisition' got {acquisition!r}; allowed: {', '.join(ACQUISITIONS)}"
             )
         self.ref_point = None if ref_point is None else self._parse_ref_point(ref_point)
-        self.num_restarts = _positive_int("num_restarts", num_restarts)
-        self.raw_samples = _positive_int("raw_samples", raw_samples, self.num_restarts)
-        self.mc_samples = _positive_int("mc_samples", mc_samples)
+        self.num_restarts = int_option("mobo", "num_restarts", num_restarts)
+        self.raw_samples = int_option("mobo", "raw_samples", raw_samples, self.num_restarts)
+        self.mc_samples = int_option("mobo", "mc_samples", mc_samples)
         self._setup_domain()
 
     def _parse_ref_point(self, ref_point: Sequence[float]) -> torch.Tensor:

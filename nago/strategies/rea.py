@@ -29,15 +29,9 @@ from nago.errors import ConfigError
 from nago.pareto import non_dominated
 from nago.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
-from nago.strategies._sobol import check_options, novel_sobol, require_searchable, seen_keys
+from nago.strategies._sobol import check_options, int_option, novel_sobol, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.trial import ObjectiveSpec, Trial
-
-
-def _int_option(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"strategy 'rea': option {name!r} got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
 
 
 @STRATEGIES.register("rea")
@@ -75,12 +69,12 @@ class RegularizedEvolution(Strategy):
         require_searchable(space, "rea")
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, population=population,
                          sample_size=sample_size, max_retries=max_retries)
-        self.population = _int_option("population", population, 2)
-        self.sample_size = _int_option("sample_size", sample_size, 1)
+        self.population = int_option("rea", "population", population, 2)
+        self.sample_size = int_option("rea", "sample_size", sample_size, 1)
         if self.sample_size > self.population:
             raise ConfigError(f"strategy 'rea': option 'sample_size' got {sample_size}; allowed: at most "
                               f"population ({self.population})")
-        self.max_retries = _int_option("max_retries", max_retries, 1)
+        self.max_retries = int_option("rea", "max_retries", max_retries, 1)
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
         pending = list(pending)
