@@ -66,10 +66,15 @@ def derive_seed(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0] >> 1)
 
 
+PER_NETWORK_ONLY = frozenset({"net_seed"})  # kept in sample_metrics, meaningless as a mean
+
+
 def aggregate(samples: list[dict[str, float]]) -> dict[str, float]:
     """Mean of each metric as ``name`` and population std as ``name_std`` (0 for one sample)."""
     out: dict[str, float] = {}
     for key in samples[0]:
+        if key in PER_NETWORK_ONLY:
+            continue
         vals = np.array([s[key] for s in samples if key in s], dtype=float)
         out[key] = float(vals.mean())
         out[f"{key}_std"] = float(vals.std()) if len(vals) > 1 else 0.0
