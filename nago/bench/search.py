@@ -101,7 +101,7 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int, options: di
 def curves(table, rows: list[int]) -> dict[str, list[float]]:
     """Per query ``k``: best-so-far search and report values (by the first search metric) and, with
     several search metrics, the hypervolume ratio. Failed queries (row -1) change nothing."""
-    from nago.pareto import hypervolume, hypervolume_history
+    from nago.pareto import hypervolume_history
 
     main = table.search[0]
     report = (table.report or table.search)[0]
@@ -118,11 +118,22 @@ def curves(table, rows: list[int]) -> dict[str, list[float]]:
     if len(table.search) > 1:
         maximize = [s.maximize for s in table.search]
         Y_all = table.objective_matrix()
-        ref = table.ref_point if table.ref_point is not None else [c.min() if m else c.max() for c, m in zip(Y_all.T, maximize)]
-        total = hypervolume(Y_all, maximize=maximize, ref_point=ref)
+        ref, total = true_hypervolume(table)
         Y = np.array([Y_all[r] if r >= 0 else [np.nan] * len(maximize) for r in rows])
         out["hv_ratio"] = (hypervolume_history(Y, maximize=maximize, ref_point=ref) / total).tolist()
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def true_hypervolume(table) -> tuple[list[float], float]:
+    """The reference point (the table's ``ref_point``, else its nadir) and the hypervolume of the whole
+    table over the search metrics (computed once per table: the non-dominated sort is O(rows^2))."""
+    from nago.pareto import hypervolume
+
+    maximize = [s.maximize for s in table.search]
+    Y_all = table.objective_matrix()
+    ref = list(table.ref_point) if table.ref_point is not None else [float(c.min() if m else c.max()) for c, m in zip(Y_all.T, maximize)]
+    return ref, hypervolume(Y_all, maximize=maximize, ref_point=ref)
 
 
 def summarise(table, runs: list[dict[str, Any]], queries: int) -> dict[str, Any]:
