@@ -19,6 +19,7 @@ BENCHES = {
     "mobo-synthetic": ("nago.bench.mobo_synthetic", "hypervolume of mobo vs random on BoTorch's BraninCurrin and DTLZ2 through the Study loop, and MOBO ask time"),
     "parallel": ("nago.bench.parallel", "wall-clock speed-up of 2 workers over 1 (local processes, Ray) on the NB201 table with a per-trial delay"),
     "search": ("nago.bench.search", "strategies (random, rea, optuna-tpe, mobo, ...) head to head on a tabular benchmark such as NAS-Bench-201 through the Study loop"),
+    "surrogate": ("nago.bench.surrogate", "NAO predictors (lstm/transformer/gnn, with and without ranking loss) vs a one-hot GP on a tabular benchmark: Kendall tau, pairwise accuracy, reconstruction"),
 }
 
 
