@@ -16,8 +16,10 @@ re-queue or fail the trial. Backends:
 * ``inline``: runs the task in the driver's process during :meth:`poll` (capacity 1; the CPU
   default, no start-up cost).
 * ``local``: a fresh ``spawn``-ed process per task, so CUDA memory cannot creep from one trial to
-  the next; ``slots`` tasks at once. With GPUs, slot ``i`` sees only GPU ``i`` (one trial per GPU,
-  ``CUDA_VISIBLE_DEVICES``); on CPUs, each task gets ``threads`` torch threads.
+  the next; ``slots`` tasks at once. With GPUs, each task sees only one GPU (``CUDA_VISIBLE_DEVICES``),
+  the one running the fewest tasks: one trial per GPU by default, several per GPU when ``slots``
+  exceeds the GPU count (small networks leave a large GPU mostly idle). On CPUs, each task gets
+  ``threads`` torch threads.
 * ``ray``: Ray core tasks with ``num_cpus`` / ``num_gpus`` each, on the cluster at ``address``
   (or ``RAY_ADDRESS``, or a local instance). Optional extra: ``pip install 'nago[ray]'``.
 """
@@ -150,7 +152,8 @@ class LocalExecutor(Executor):
     Args:
         slots: tasks at once (default: visible GPUs, else CPU cores // threads).
         threads: torch CPU threads per task (default: 1 if several slots share the CPU, else 0 = torch's).
-        gpus: GPU ids to hand out one per slot (default: all visible ones; ``[]`` for none).
+        gpus: GPU ids (indices among this process's visible GPUs) to hand out, each task getting the
+            least busy one (default: all visible ones; ``[]`` for none: tasks see no GPU).
     """
 
     def __init__(self, *, slots: int | None = None, threads: int | None = None, gpus: list[int] | None = None, **_: Any) -> None:
@@ -172,10 +175,19 @@ class LocalExecutor(Executor):
     def running(self) -> int:
         return len(self._tasks)
 
+    def _least_busy_gpu(self) -> int | None:
+        """The GPU with the fewest running tasks (the lowest id on ties); ``None`` without GPUs."""
+        if not self.gpus:
+            return None
+        load = {g: 0 for g in self.gpus}
+        for _, _, g in self._tasks.values():
+            if g in load:
+                load[g] += 1
+        return min(self.gpus, key=lambda g: (load[g], g))
+
     def _submit(self, h, fn, args) -> None:
-        used = {g for _, _, g in self._tasks.values()}
-        gpu = next((g for g in self.gpus if g not in used), None)
-        env = {"CUDA_VISIBLE_DEVICES": "" if gpu is None else str(gpu)}
+        gpu = self._least_busy_gpu()
+        env = {"CUDA_VISIBLE_DEVICES": "" if gpu is None else _physical_gpu(gpu)}
         if self.threads:
             env.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
         parent, child = self._ctx.Pipe(duplex=False)
@@ -221,6 +233,13 @@ class LocalExecutor(Executor):
     def shutdown(self) -> None:
         for h in list(self._tasks):
             self.cancel(h)
+
+
+def _physical_gpu(index: int) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of this process's visible GPU ``index`` (a child must name
+    the device as the driver does, not by this process's renumbered index)."""
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return visible[index] if "CUDA_VISIBLE_DEVICES" in os.environ and index < len(visible) else str(index)
 
 
 def _visible_gpus() -> list[int]:

@@ -25,6 +25,11 @@ def slow(seconds):
     return os.getpid()
 
 
+def visible_gpus(seconds):
+    time.sleep(seconds)
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
 def suicide(_):
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -116,6 +121,25 @@ def test_local_runs_tasks_in_fresh_processes_in_parallel():
         pids = [d.value for d in collect(ex, 2)]
         assert len(set(pids)) == 2 and os.getpid() not in pids
         assert time.monotonic() - t0 < 2.0 * 2  # both ran at once (spawn start-up included)
+
+
+@pytest.mark.parametrize(
+    ("parent", "gpus", "slots", "expected"),
+    [
+        (None, [], 1, [""]),  # no GPU: the task sees none
+        (None, [0], 2, ["0", "0"]),  # more slots than GPUs: tasks share the GPU (the H200 check found this)
+        ("3,5", [0, 1], 3, ["3", "5", "3"]),  # least busy first, named as the driver knows them
+    ],
+)
+def test_local_hands_each_task_the_least_busy_gpu(monkeypatch, parent, gpus, slots, expected):
+    if parent is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", parent)
+    with EXECUTORS.get("local")(slots=slots, threads=1, gpus=gpus) as ex:
+        handles = [ex.submit(visible_gpus, 1.0) for _ in expected]
+        by_handle = {d.handle: d.value for d in collect(ex, len(expected))}
+        assert [by_handle[h] for h in handles] == expected
 
 
 def test_bad_slots():
