@@ -80,6 +80,7 @@ class NAO(Strategy):
         scalarization: ``"chebyshev"`` (default) or ``"linear"`` (several objectives).
         step: relative step size of the gradient ascent.
         max_steps: largest step multiple tried.
+        pool: novel decoded configs to collect (growing the step) before the predictor picks the best.
 
     Example:
         >>> s = STRATEGIES.get("nao")(space=space, objectives=parse_objectives("val_acc:max"), seed=0)
@@ -134,11 +135,12 @@ class NAO(Strategy):
 
     # -- per-search options (overridden by nao-cso) ------------------------------------------------
     def _defaults(self) -> dict[str, Any]:
-        return {"step": 0.05, "max_steps": 50}
+        return {"step": 0.05, "max_steps": 50, "pool": 100}
 
     def _search_options(self, o: dict[str, Any]) -> dict[str, Any]:
         return {"step": _fraction(self.name, "step", o["step"], 1e-6, 10.0),
-                "max_steps": int_option(self.name, "max_steps", o["max_steps"])}
+                "max_steps": int_option(self.name, "max_steps", o["max_steps"]),
+                "pool": int_option(self.name, "pool", o["pool"])}
 
     def _search(self, model: NAOModel, seeds: torch.Tensor, exclude: set, weights: torch.Tensor,
                 rng: np.random.Generator) -> list:
@@ -211,7 +213,7 @@ class NAO(Strategy):
 class NAOCSO(NAO):
     """NAO with a competitive swarm optimiser in the embedding (TNAO's search) instead of gradient ascent.
 
-    Takes the options of ``nao`` (without ``step`` and ``max_steps``) plus ``population`` (swarm size),
+    Takes the options of ``nao`` (without ``step``, ``max_steps`` and ``pool``) plus ``population`` (swarm size),
     ``generations`` and ``phi`` (social factor, 0.15 as in the reference CSO).
     """
 
