@@ -13,11 +13,17 @@ How an ask works:
 2. One GP per objective (:mod:`nago.strategies._gp`), objectives maximised internally (min-objectives
    negated). Fixed noise ``std**2 / k`` where ``k >= 2`` sampled networks give a per-objective std.
 3. The acquisition (with the pending trials as ``X_pending`` and ``prune_baseline=True``) is optimised
-   for a batch of ``n`` points, sequentially greedy, by ``optimize_acqf_mixed_alternating``: ints and
-   categoricals are their exact bin centres in the unit cube (``discrete_dims``/``cat_dims``), so the
-   model is only ever asked about points that are real configs; continuous dims use L-BFGS-B. An ask
-   of ``n=4`` on ``spaces/hnag.toml`` (d=8) with 200 observations takes ~3.5 s (qLogNEHVI) and ~6 s
-   (qLogNParEGO) on one thread of a busy 2-core CPU.
+   for a batch of ``n`` points, sequentially greedy:
+
+   * spaces with a continuous dimension: ``optimize_acqf_mixed_alternating``; ints and categoricals
+     are their exact bin centres in the unit cube (``discrete_dims``/``cat_dims``), so the model is
+     only ever asked about points that are real configs; continuous dims use L-BFGS-B. An ask of
+     ``n=4`` on ``spaces/hnag.toml`` (d=8) with 200 observations takes ~3.5 s (qLogNEHVI) and ~6 s
+     (qLogNParEGO) on one thread of a busy 2-core CPU.
+   * spaces of ints and categoricals only (tabular cell spaces, ``hnag.toml`` with its floats fixed):
+     the acquisition is scored on explicit candidates (:mod:`nago.strategies._discrete`): every
+     unseen config when the space has at most ``max_candidates``, else that many random configs plus
+     the one-exchange neighbours of the best observed ones. Exact, and never a repeat.
 4. Candidates whose config was already seen (told, pending, or earlier in the batch) are dropped and
    the batch is filled from Sobol. Any exception in fitting or optimising (``ModelFittingError``,
    NotPSD, NaN, ...) warns with :class:`SurrogateFallbackWarning` and the whole ask falls back to
@@ -49,6 +55,7 @@ from botorch.utils.sampling import sample_simplex
 
 from nago.errors import ConfigError
 from nago.space import SearchSpace
+from nago.strategies import _discrete
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
 from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
@@ -78,6 +85,8 @@ class MOBO(Strategy):
         num_restarts: optimiser restarts per batch point.
         raw_samples: initial candidates the restarts are chosen from.
         mc_samples: quasi-MC samples of the acquisition.
+        max_candidates: in spaces without continuous dimensions, score every config when there are
+            at most this many, else this many random ones plus the neighbours of the best.
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -99,16 +108,17 @@ class MOBO(Strategy):
         num_restarts: int = 10,
         raw_samples: int = 256,
         mc_samples: int = 128,
+        max_candidates: int = 20_000,
         **unknown: Any,
     ) -> None:
         check_options(
-            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples")
+            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates")
         )
         require_searchable(space, "mobo")
         super().__init__(
             space=space, objectives=objectives, seed=seed, fidelity=fidelity, n_init=n_init,
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
-            raw_samples=raw_samples, mc_samples=mc_samples,
+            raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = str(acquisition).lower()
@@ -120,6 +130,7 @@ class MOBO(Strategy):
         self.num_restarts = int_option("mobo", "num_restarts", num_restarts)
         self.raw_samples = int_option("mobo", "raw_samples", raw_samples, self.num_restarts)
         self.mc_samples = int_option("mobo", "mc_samples", mc_samples)
+        self.max_candidates = int_option("mobo", "max_candidates", max_candidates)
         self._setup_domain()
 
     def _parse_ref_point(self, ref_point: Sequence[float]) -> torch.Tensor:
@@ -199,7 +210,10 @@ class MOBO(Strategy):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = fit_model(X, Y, observed_noise(train, self.objectives, Y), self.cat_dims)
-            acqf, info = self._acquisition(model, X, Y, pending_unit(self.space, pending), seed)
+            X_pending = pending_unit(self.space, pending)
+            acqf, info = self._acquisition(model, X, Y, X_pending, seed)
+            if None not in self.space.levels():
+                return self._optimize_discrete(acqf, model, X, Y, n, X_pending, info, seed)
             with warnings.catch_warnings():
                 # the alternating optimiser's short inner L-BFGS runs hit their iteration cap by design
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -214,6 +228,39 @@ class MOBO(Strategy):
         if values is not None and values.numel() == 1:
             info = {**info, "batch_acq_value": float(values)}  # the joint (log-)acquisition value of the batch
         return cand, [dict(info) for _ in range(n)]
+
+    def _optimize_discrete(
+        self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, n: int,
+        X_pending: torch.Tensor | None, info: dict[str, Any], seed: int,
+    ) -> tuple[torch.Tensor, list[dict]]:
+        """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``."""
+        levels = self.space.levels()
+        seen = [t.config for t in self.trials] + ([] if X_pending is None else self.space.from_unit(X_pending))
+        seen_idx = _discrete.level_indices(self.space.to_unit(seen), levels) if seen else np.zeros((0, len(levels)), np.int64)
+        anchors = self._anchors(levels)
+        cand = _discrete.candidates(
+            levels, exclude={tuple(r) for r in seen_idx.tolist()}, rng=np.random.default_rng(seed),
+            max_candidates=self.max_candidates, anchors=anchors,
+        )  # fmt: skip
+        X = _discrete.to_unit(cand, levels)
+        if len(X) > _discrete.SHORTLIST:
+            ref = None
+            if len(self.objectives) > 1:
+                ref = self.ref_point if self.ref_point is not None else infer_ref_point(Y)
+            scores = _discrete.screen(model, X, X_train, ref, seed)
+            X = X[torch.topk(scores, _discrete.SHORTLIST).indices]
+        picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
+        infos = [{**info, "acq_value": v, "candidates": len(cand)} for v in values]
+        return X[picked], infos
+
+    def _anchors(self, levels: list[int]) -> np.ndarray:
+        """Level indices of the best complete trial per objective (neighbourhoods for sampled candidates)."""
+        train = [t for t in self.completed() if is_finite_observation(t, self.objectives)]
+        if not train:
+            return np.zeros((0, len(levels)), np.int64)
+        Y = self.objective_matrix(train)
+        best = sorted({int(i) for i in Y.argmax(dim=0)})
+        return _discrete.level_indices(self.space.to_unit([train[i].config for i in best]), levels)
 
     def _acquisition(
         self, model: Any, X: torch.Tensor, Y: torch.Tensor, X_pending: torch.Tensor | None, seed: int
