@@ -56,8 +56,6 @@ def pairwise_accuracy(y: np.ndarray, p: np.ndarray, chunk: int = 1024) -> float:
 
 def universe(space, table) -> tuple[list[dict], np.ndarray]:
     """Every config of the (finite) table space that has a row, and its dedupe group ``[N]``."""
-    from nago.table import Table  # noqa: F401  (documentation: ``table`` is a Table)
-
     levels = [list(p.choices) if p.type == "categorical" else list(range(int(p.low), int(p.high) + 1))
               for p in space.searchable]
     if np.prod([len(v) for v in levels], dtype=float) > _MAX_CONFIGS:

@@ -204,8 +204,8 @@ class NAO(Strategy):
                 break
             c = found[0]
             exclude.add(self.space.key(c.config))
-            out.append(Proposal(c.config, self.fidelity, {"source": self.name, "predicted": c.score,
-                                                          "weights": w.tolist(), "trained_on": len(self._cache[0]) if self._cache else 0}))
+            info = {"source": self.name, "predicted": c.score, "weights": w.tolist(), "trained_on": len(self._cache[0])}
+            out.append(Proposal(c.config, self.fidelity, info))
         return out
 
 
