@@ -89,7 +89,6 @@ class NAO(Strategy):
     """
 
     name = "nao"
-    _extra: tuple[str, ...] = ("step", "max_steps")
 
     def __init__(
         self,
@@ -143,9 +142,10 @@ class NAO(Strategy):
                 "pool": int_option(self.name, "pool", o["pool"])}
 
     def _search(self, model: NAOModel, seeds: torch.Tensor, exclude: set, weights: torch.Tensor,
-                rng: np.random.Generator) -> list:
+                rng: np.random.Generator) -> tuple[list, str]:
+        """The best novel candidate (a list of at most one) and the ``source`` to record."""
         return gradient_ascent(model, seeds, n=1, exclude=exclude, weights=weights, scalarization=self.scalarization,
-                               **self.search_options)
+                               **self.search_options), "nao"
 
     # -- ask ---------------------------------------------------------------------------------------
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
@@ -199,12 +199,12 @@ class NAO(Strategy):
             w = random_weights(len(self.objectives), rng)
             observed = scalarize(Z, w, kind=self.scalarization, z_range=z_range)
             top = torch.argsort(-observed, stable=True)[: self.top_k]
-            found = self._search(model, tokens[top], exclude, w, rng)
+            found, source = self._search(model, tokens[top], exclude, w, rng)
             if not found:
                 break
             c = found[0]
             exclude.add(self.space.key(c.config))
-            info = {"source": self.name, "predicted": c.score, "weights": w.tolist(), "trained_on": len(self._cache[0])}
+            info = {"source": source, "predicted": c.score, "weights": w.tolist(), "trained_on": len(self._cache[0])}
             out.append(Proposal(c.config, self.fidelity, info))
         return out
 
@@ -214,7 +214,8 @@ class NAOCSO(NAO):
     """NAO with a competitive swarm optimiser in the embedding (TNAO's search) instead of gradient ascent.
 
     Takes the options of ``nao`` (without ``step``, ``max_steps`` and ``pool``) plus ``population`` (swarm size),
-    ``generations`` and ``phi`` (social factor, 0.15 as in the reference CSO).
+    ``generations`` and ``phi`` (social factor, 0.15 as in the reference CSO). When the swarm decodes no
+    unseen config, that proposal comes from ``nao``'s gradient search (``info["source"] == "nao"``).
     """
 
     name = "nao-cso"
@@ -228,6 +229,11 @@ class NAOCSO(NAO):
                 "phi": _fraction(self.name, "phi", o["phi"], 0.0, 1.0)}
 
     def _search(self, model: NAOModel, seeds: torch.Tensor, exclude: set, weights: torch.Tensor,
-                rng: np.random.Generator) -> list:
-        return swarm_search(model, seeds[: self.search_options["population"]], n=1, exclude=exclude, weights=weights,
-                            rng=rng, scalarization=self.scalarization, **self.search_options)
+                rng: np.random.Generator) -> tuple[list, str]:
+        found = swarm_search(model, seeds[: self.search_options["population"]], n=1, exclude=exclude, weights=weights,
+                             rng=rng, scalarization=self.scalarization, **self.search_options)
+        if found:
+            return found, "nao-cso"
+        # the swarm decoded nothing unseen (its particles sit on known configs): NAO's gradient search instead
+        return gradient_ascent(model, seeds, n=1, exclude=exclude, weights=weights, scalarization=self.scalarization,
+                               pool=100), "nao"
