@@ -245,6 +245,69 @@ def test_all_discrete_space_covers_it_without_repeats():
     assert sorted(tiny.key(t.config) for t in done) == sorted((n, c) for n in range(3) for c in "ab")
 
 
+CELLS = SearchSpace.from_dict(
+    {"params": {f"e{i}": {"type": "categorical", "choices": ["none", "skip", "conv1", "conv3"]} for i in range(4)}}
+)  # a tabular-cell-like space: 4^4 = 256 configs
+
+
+def cell_score(c: dict[str, Any]) -> float:
+    """Every conv3 edge helps, 'none' on e0 is a disaster (a heavy lower tail, as in NAS tables)."""
+    return sum(v == "conv3" for v in c.values()) + 0.3 * sum(v == "conv1" for v in c.values()) - 5.0 * (c["e0"] == "none")
+
+
+@pytest.mark.parametrize("objectives", [["acc:max"], ["acc:max", "mem:min"]], ids=["one", "two"])
+def test_discrete_space_scores_every_unseen_candidate(monkeypatch, objectives):
+    from nago.strategies import _discrete
+
+    screened = []
+    original = _discrete.screen
+    monkeypatch.setattr(_discrete, "screen", lambda *a, **k: screened.append(len(a[1])) or original(*a, **k))
+    monkeypatch.setattr(_discrete, "SHORTLIST", 32)
+    objs = parse_objectives(objectives)
+    s = MOBO(space=CELLS, objectives=objs, seed=1, n_init=8, **FAST)
+    done = [finished(i, c, {"acc": cell_score(c), "mem": float(i % 3)}) for i, c in enumerate(CELLS.sample(0, 10))]
+    pending = [Trial(id=50, config=CELLS.sample(5, 1)[0], seed=0, state=TrialState.RUNNING)]
+    s.tell(done)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SurrogateFallbackWarning)
+        batch = s.ask(3, pending=pending)
+    seen = {CELLS.key(t.config) for t in done + pending}
+    keys = [CELLS.key(p.config) for p in batch]
+    assert len(set(keys)) == 3 and not set(keys) & seen
+    n_unseen = 256 - len(seen)
+    assert screened == [n_unseen]  # every unseen config screened once, the exact acquisition on 32
+    assert all(p.info["candidates"] == n_unseen and math.isfinite(p.info["acq_value"]) for p in batch)
+    assert all(p.info["source"] == ("qlognei" if len(objs) == 1 else "qlognehvi") for p in batch)
+
+
+def test_discrete_search_finds_the_cell_optimum():
+    s = MOBO(space=CELLS, objectives=parse_objectives(["acc:max"]), seed=0, n_init=8, **FAST)
+    done: list[Trial] = []
+    while len(done) < 30:
+        s.tell(done)
+        p = s.ask(1)[0]
+        done.append(finished(len(done), p.config, {"acc": cell_score(p.config)}))
+    assert max(t.metrics["acc"] for t in done) == 4.0  # all conv3: random search needs ~256/2 draws on average
+    assert len({CELLS.key(t.config) for t in done}) == 30
+
+
+def test_discrete_candidates_enumerate_or_sample_around_anchors():
+    import numpy as np
+
+    from nago.strategies._discrete import candidates, level_indices, to_unit
+
+    rng = np.random.default_rng(0)
+    full = candidates([2, 3], exclude={(0, 0), (1, 2)}, rng=rng, max_candidates=6)
+    assert sorted(map(tuple, full.tolist())) == [(0, 1), (0, 2), (1, 0), (1, 1)]
+    assert np.array_equal(level_indices(to_unit(full, [2, 3]), [2, 3]), full)
+    anchor = np.array([[9, 9, 9, 9]])
+    big = candidates([10] * 4, exclude={(9, 9, 9, 9)}, rng=rng, max_candidates=50, anchors=anchor)
+    rows = set(map(tuple, big.tolist()))
+    assert len(rows) == len(big) and (9, 9, 9, 9) not in rows
+    neighbours = {tuple(9 if i != j else v for i in range(4)) for j in range(4) for v in range(9)}
+    assert neighbours <= rows and len(big) <= 50 + len(neighbours)
+
+
 @pytest.mark.parametrize(
     "options, match",
     [
@@ -254,6 +317,7 @@ def test_all_discrete_space_covers_it_without_repeats():
         ({"ref_point": [1.0]}, "'ref_point' got \\[1.0\\]; allowed: a list of 2 finite numbers"),
         ({"ref_point": [1.0, "x"]}, "'ref_point'"),
         ({"n_inits": 5}, "unknown option.*n_inits"),
+        ({"max_candidates": 0}, "'max_candidates' got 0; allowed: an integer >= 1"),
     ],
 )
 def test_bad_options(options, match):
