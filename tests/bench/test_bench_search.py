@@ -54,11 +54,14 @@ def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
     # true front: y (3, 3) and z (2, 1): HV = 2*3 + 1*(3-2)... computed in the maximisation sense
     total = 3 * 1 + 2 * 2  # y: acc 3 x (4-3); z adds acc 2 x (3-1)
     np.testing.assert_allclose(c["hv_ratio"], np.array([1 * 3, 1 * 3, 2 * 3, total]) / total)
+    assert c["front_share"] == [0, 0, 0.5, 1]  # the front is {y, z}; x is dominated by z
     runs = [{"strategy": "s", "seed": 0, "rows": [0, 1, 2], "seconds": 1.0}, {"strategy": "s", "seed": 1, "rows": [2, 2, 0], "seconds": 3.0}]
     s = bench.summarise(table, runs, 3)
     assert s["sources"] == {} and s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
     assert s["best_test_mean"] == [15, 25, 25] and s["best_test_std"] == [5, 5, 5]
-    assert "hv_ratio_mean" in s
+    assert "hv_ratio_mean" in s and s["front_share_mean"] == [0.25, 0.5, 0.75]
+    assert "front found @3" in bench.markdown({"queries_total": 3, "search": ["acc", "cost"], "report": "test", "seeds": 2,
+                                               "strategies": {"s": s}})
 
 
 @pytest.mark.parametrize("argv, match", [
