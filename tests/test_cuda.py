@@ -8,32 +8,21 @@ The CPU-side logic of the same code (device resolution, AMP choice, OOM mapping)
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from _colors import color_data
+
 from nago.data.augment import AugmentConfig
-from nago.data.base import ArraySplit, DatasetSplits
+from nago.data.base import DatasetSplits
 from nago.train import TrainConfig, TrainFailure, train_network
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-COLORS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [200, 200, 40]])
-
-
-def _split(n: int, rng: np.random.Generator, size: int = 16) -> ArraySplit:
-    labels = rng.integers(0, len(COLORS), n)
-    images = COLORS[labels][:, None, None, :] + rng.normal(0, 30, (n, size, size, 3))
-    return ArraySplit(np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64))
-
-
 @pytest.fixture(scope="module")
 def data() -> DatasetSplits:
-    rng = np.random.default_rng(0)
-    return DatasetSplits(
-        "colors", _split(512, rng), _split(128, rng), _split(128, rng), 4, 16, 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-    )
+    return color_data(512, 128, size=16)
 
 
 def _net() -> nn.Module:

@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from _colors import color_data
+
 from nago.data.augment import AugmentConfig, DeviceAugment
 from nago.data.base import ArraySplit, DatasetSplits
 from nago.errors import ConfigError, DataError
 from nago.train import TrainConfig, TrainFailure, TrainResult, evaluate, train_network
 
-COLORS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [200, 200, 40]])
 TIMING = {"train_seconds", "images_per_second", "data_fraction"}
 
 
@@ -27,19 +28,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _split(n: int, rng: np.random.Generator, size: int = 8) -> ArraySplit:
-    labels = rng.integers(0, len(COLORS), n)
-    images = COLORS[labels][:, None, None, :] + rng.normal(0, 30, (n, size, size, 3))
-    return ArraySplit(np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64))
-
-
 @pytest.fixture(scope="module")
 def data() -> DatasetSplits:
-    """Four classes told apart by their mean colour: linearly separable after global pooling."""
-    rng = np.random.default_rng(0)
-    return DatasetSplits(
-        "colors", _split(256, rng), _split(96, rng), _split(96, rng), 4, 8, 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-    )
+    return color_data(256, 96, size=8)
 
 
 def _net(seed: int = 0, bn: bool = True) -> nn.Module:
