@@ -141,7 +141,6 @@ def greedy_batch(acqf: Any, X: torch.Tensor, n: int, X_pending: torch.Tensor | N
         acqf.set_X_pending(pend if len(pend) else None)
         with torch.no_grad():
             vals = torch.cat([acqf(X[i : i + CHUNK].unsqueeze(1)) for i in range(0, len(X), CHUNK)])
-        vals = vals.clone()
         vals[~torch.isfinite(vals)] = -math.inf
         if picked:
             vals[picked] = -math.inf

@@ -235,9 +235,10 @@ class MOBO(Strategy):
     ) -> tuple[torch.Tensor, list[dict]]:
         """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``."""
         levels = self.space.levels()
-        seen = [t.config for t in self.trials] + ([] if X_pending is None else self.space.from_unit(X_pending))
-        seen_idx = _discrete.level_indices(self.space.to_unit(seen), levels) if seen else np.zeros((0, len(levels)), np.int64)
-        anchors = self._anchors(levels)
+        seen = [self.space.to_unit([t.config for t in self.trials])] + ([] if X_pending is None else [X_pending])
+        seen_idx = _discrete.level_indices(torch.cat(seen), levels)
+        best = X_train[Y.argmax(dim=0).unique()]  # the best observed config per objective
+        anchors = _discrete.level_indices(best, levels)
         cand = _discrete.candidates(
             levels, exclude={tuple(r) for r in seen_idx.tolist()}, rng=np.random.default_rng(seed),
             max_candidates=self.max_candidates, anchors=anchors,
@@ -252,15 +253,6 @@ class MOBO(Strategy):
         picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
         infos = [{**info, "acq_value": v, "candidates": len(cand)} for v in values]
         return X[picked], infos
-
-    def _anchors(self, levels: list[int]) -> np.ndarray:
-        """Level indices of the best complete trial per objective (neighbourhoods for sampled candidates)."""
-        train = [t for t in self.completed() if is_finite_observation(t, self.objectives)]
-        if not train:
-            return np.zeros((0, len(levels)), np.int64)
-        Y = self.objective_matrix(train)
-        best = sorted({int(i) for i in Y.argmax(dim=0)})
-        return _discrete.level_indices(self.space.to_unit([train[i].config for i in best]), levels)
 
     def _acquisition(
         self, model: Any, X: torch.Tensor, Y: torch.Tensor, X_pending: torch.Tensor | None, seed: int
