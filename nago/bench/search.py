@@ -11,7 +11,9 @@ Per strategy and query count ``k`` (mean and std over seeds, population std):
   best by the first ``search`` metric (e.g. validation accuracy) among the first ``k`` queries;
 - ``hv_ratio`` (two or more search metrics): hypervolume of the first ``k`` queries over the search
   metrics divided by that of the whole table (the true Pareto front), both w.r.t. the table's
-  ``ref_point`` (else the table's nadir);
+  ``ref_point`` if its TOML sets one, else the table's nadir (its worst corner). The nadir is the NB201
+  convention (objectives min-max normalised over the table, reference at the worst corner; the
+  ratio is invariant to that normalisation), and the shipped ``spaces/nb201-*.toml`` use it;
 - ``front_share`` (two or more search metrics): the share of the true Pareto front's architectures
   (its rows, counted once per ``dedupe`` group) among the first ``k`` queries. It separates strategies
   more sharply than the ratio, which a few points near the front's knee already bring close to 1;

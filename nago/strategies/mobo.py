@@ -11,7 +11,9 @@ How an ask works:
    ``len(told) + len(pending)``). Failed trials never enter the surrogate, but their configs count as
    seen and are never proposed again; non-finite objective values are left out too.
 2. One GP per objective (:mod:`nago.strategies._gp`), objectives maximised internally (min-objectives
-   negated). Fixed noise ``std**2 / k`` where ``k >= 2`` sampled networks give a per-objective std.
+   negated) and, by default, output-warped (:mod:`nago.strategies._warp`: half-rank + log, as Google
+   Vizier does; the hypervolume reference point goes through the same map). Fixed noise ``std**2 / k``
+   where ``k >= 2`` sampled networks give a per-objective std (scaled by the warp's spread ratio).
 3. The acquisition (with the pending trials as ``X_pending`` and ``prune_baseline=True``) is optimised
    for a batch of ``n`` points, sequentially greedy:
 
@@ -57,11 +59,13 @@ from nago.errors import ConfigError
 from nago.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
+from nago.strategies._warp import OutputWarp
 from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.trial import ObjectiveSpec, Trial
 
 ACQUISITIONS = ("qlognehvi", "qlognparego")
+WARPS = ("half-rank-log", "none")
 
 
 class SurrogateFallbackWarning(UserWarning):
@@ -87,6 +91,8 @@ class MOBO(Strategy):
         mc_samples: quasi-MC samples of the acquisition.
         max_candidates: in spaces without continuous dimensions, score every config when there are
             at most this many, else this many random ones plus the neighbours of the best.
+        warp: output warping of the GP targets per objective: ``"half-rank-log"`` (default,
+            :mod:`nago.strategies._warp`) or ``"none"`` (standardised raw values).
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -109,16 +115,17 @@ class MOBO(Strategy):
         raw_samples: int = 256,
         mc_samples: int = 128,
         max_candidates: int = 20_000,
+        warp: str = "half-rank-log",
         **unknown: Any,
     ) -> None:
         check_options(
-            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates")
+            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp")
         )
         require_searchable(space, "mobo")
         super().__init__(
             space=space, objectives=objectives, seed=seed, fidelity=fidelity, n_init=n_init,
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
-            raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates,
+            raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates, warp=warp,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = str(acquisition).lower()
@@ -131,6 +138,9 @@ class MOBO(Strategy):
         self.raw_samples = int_option("mobo", "raw_samples", raw_samples, self.num_restarts)
         self.mc_samples = int_option("mobo", "mc_samples", mc_samples)
         self.max_candidates = int_option("mobo", "max_candidates", max_candidates)
+        self.warp = str(warp).lower()
+        if self.warp not in WARPS:
+            raise ConfigError(f"strategy 'mobo': option 'warp' got {warp!r}; allowed: {', '.join(WARPS)}")
         self._setup_domain()
 
     def _parse_ref_point(self, ref_point: Sequence[float]) -> torch.Tensor:
@@ -207,13 +217,24 @@ class MOBO(Strategy):
         """
         X = self.space.to_unit([t.config for t in train])
         Y = self.objective_matrix(train)
+        noise = observed_noise(train, self.objectives, Y)
+        ref = None  # hypervolume reference point, raw units (maximisation sense)
+        if len(self.objectives) > 1:
+            ref = self.ref_point if self.ref_point is not None else infer_ref_point(Y)
+        info: dict[str, Any] = {} if ref is None else {"ref_point": [float(r) if o.maximize else -float(r) for r, o in zip(ref, self.objectives)]}
+        if self.warp == "half-rank-log":
+            warp = OutputWarp(Y)
+            Y = warp.warped
+            noise = [None if v is None else v * warp.scale[j] ** 2 for j, v in enumerate(noise)]
+            ref = None if ref is None else warp.map(ref)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = fit_model(X, Y, observed_noise(train, self.objectives, Y), self.cat_dims)
+            model = fit_model(X, Y, noise, self.cat_dims)
             X_pending = pending_unit(self.space, pending)
-            acqf, info = self._acquisition(model, X, Y, X_pending, seed)
+            acqf, source = self._acquisition(model, X, X_pending, ref, seed)
+            info.update(source)
             if None not in self.space.levels():
-                return self._optimize_discrete(acqf, model, X, Y, n, X_pending, info, seed)
+                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed)
             with warnings.catch_warnings():
                 # the alternating optimiser's short inner L-BFGS runs hit their iteration cap by design
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -230,7 +251,7 @@ class MOBO(Strategy):
         return cand, [dict(info) for _ in range(n)]
 
     def _optimize_discrete(
-        self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, n: int,
+        self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,
         X_pending: torch.Tensor | None, info: dict[str, Any], seed: int,
     ) -> tuple[torch.Tensor, list[dict]]:
         """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``."""
@@ -245,9 +266,6 @@ class MOBO(Strategy):
         )  # fmt: skip
         X = _discrete.to_unit(cand, levels)
         if len(X) > _discrete.SHORTLIST:
-            ref = None
-            if len(self.objectives) > 1:
-                ref = self.ref_point if self.ref_point is not None else infer_ref_point(Y)
             scores = _discrete.screen(model, X, X_train, ref, seed)
             X = X[torch.topk(scores, _discrete.SHORTLIST).indices]
         picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
@@ -255,9 +273,13 @@ class MOBO(Strategy):
         return X[picked], infos
 
     def _acquisition(
-        self, model: Any, X: torch.Tensor, Y: torch.Tensor, X_pending: torch.Tensor | None, seed: int
+        self, model: Any, X: torch.Tensor, X_pending: torch.Tensor | None, ref: torch.Tensor | None, seed: int
     ) -> tuple[Any, dict[str, Any]]:
-        """Build the acquisition function and the ``info`` it contributes to proposals."""
+        """Build the acquisition function and the ``info`` it contributes to proposals.
+
+        Args:
+            ref: ``[m]`` hypervolume reference point in the model's output space (``m >= 2``).
+        """
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=seed)
         common = dict(model=model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True)
         if len(self.objectives) == 1:
@@ -266,7 +288,5 @@ class MOBO(Strategy):
             weights = sample_simplex(len(self.objectives), dtype=torch.float64).reshape(-1)
             acqf = qLogNParEGO(scalarization_weights=weights, **common)
             return acqf, {"source": "qlognparego", "weights": weights.tolist()}
-        ref = self.ref_point if self.ref_point is not None else infer_ref_point(Y)
-        raw = [float(r) if o.maximize else -float(r) for r, o in zip(ref, self.objectives)]
         acqf = qLogNoisyExpectedHypervolumeImprovement(ref_point=ref, **common)
-        return acqf, {"source": "qlognehvi", "ref_point": raw}
+        return acqf, {"source": "qlognehvi"}

@@ -159,7 +159,7 @@ def test_failed_and_nonfinite_trials_stay_out_of_the_model(monkeypatch):
         return original(X, Y, Yvar, cat_dims)
 
     monkeypatch.setattr(mobo_module, "fit_model", spy)
-    s = make(n_init=8)
+    s = make(n_init=8, warp="none")  # raw targets, to check the sign convention
     s.tell(told)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SurrogateFallbackWarning)
@@ -220,6 +220,29 @@ def test_fixed_noise_reaches_the_gp():
     model = mobo_module.fit_model(X, Y, observed_noise(told, OBJ, Y), [3])
     assert isinstance(model.models[0].likelihood, FixedNoiseGaussianLikelihood)
     assert not isinstance(model.models[1].likelihood, FixedNoiseGaussianLikelihood)
+
+
+def test_warp_reaches_the_gp_and_maps_the_reference_point(monkeypatch):
+    told = [finished(i, c, {**problem(c), "acc_std": 0.05}, sample_metrics=[{}, {}]) for i, c in enumerate(SPACE.sample(3, 12))]
+    seen, original = {}, mobo_module.fit_model
+
+    def spy(X, Y, noise, cat_dims):
+        seen.update(Y=Y, noise=noise)
+        return original(X, Y, noise, cat_dims)
+
+    monkeypatch.setattr(mobo_module, "fit_model", spy)
+    raw = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
+    for warp in ("half-rank-log", "none"):
+        s = MOBO(space=SPACE, objectives=OBJ, seed=0, n_init=10, warp=warp, ref_point=[-5.0, 10.0])
+        s.tell(told)
+        (p,) = s.ask(1)
+        assert p.info["source"] == "qlognehvi" and p.info["ref_point"] == [-5.0, 10.0]  # raw units either way
+        if warp == "none":
+            assert torch.equal(seen["Y"], raw)
+        else:
+            assert seen["Y"].min() >= -0.5 - 1e-9 and seen["Y"].max() <= 0.5 + 1e-9
+            assert (seen["Y"].argsort(0) == raw.argsort(0)).all()  # order kept per objective
+            assert seen["noise"][0].shape == (12, 1) and seen["noise"][1] is None
 
 
 def test_infer_ref_point_guards_zero_range():
@@ -318,6 +341,7 @@ def test_discrete_candidates_enumerate_or_sample_around_anchors():
         ({"ref_point": [1.0, "x"]}, "'ref_point'"),
         ({"n_inits": 5}, "unknown option.*n_inits"),
         ({"max_candidates": 0}, "'max_candidates' got 0; allowed: an integer >= 1"),
+        ({"warp": "log"}, "'warp' got 'log'; allowed: half-rank-log, none"),
     ],
 )
 def test_bad_options(options, match):
