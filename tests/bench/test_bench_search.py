@@ -55,6 +55,11 @@ def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
     total = 3 * 1 + 2 * 2  # y: acc 3 x (4-3); z adds acc 2 x (3-1)
     np.testing.assert_allclose(c["hv_ratio"], np.array([1 * 3, 1 * 3, 2 * 3, total]) / total)
     assert c["front_share"] == [0, 0, 0.5, 1]  # the front is {y, z}; x is dominated by z
+    # without ref_point the reference is the table's worst corner (acc 1, cost 3), as NB201 MO comparisons use
+    (tmp_path / "t.toml").write_text((tmp_path / "t.toml").read_text().replace("ref_point = [0, 4]\n", ""))
+    _, nadir_table = load_table_space(tmp_path / "t.toml")
+    assert bench.true_hypervolume(nadir_table) == ([1.0, 3.0], 2.0)  # only z adds area: (2-1) x (3-1)
+    np.testing.assert_allclose(bench.curves(nadir_table, [0, -1, 2, 1])["hv_ratio"], [0, 0, 1, 1])
     runs = [{"strategy": "s", "seed": 0, "rows": [0, 1, 2], "seconds": 1.0}, {"strategy": "s", "seed": 1, "rows": [2, 2, 0], "seconds": 3.0}]
     s = bench.summarise(table, runs, 3)
     assert s["sources"] == {} and s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
