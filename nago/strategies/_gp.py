@@ -26,6 +26,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 
 from nago.trial import ObjectiveSpec, Trial
 
+CAT_LENGTHSCALE_PRIOR = (0.0, 1.0)  # LogNormal(loc, scale) of the categorical lengthscales
 YVAR_FLOOR = 1e-5  # relative to the variance of the observed values (gpytorch clamps standardised noise at 1e-6)
 
 
@@ -84,6 +85,7 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | No
     for j in range(Y.shape[-1]):
         kwargs = dict(train_X=X, train_Y=Y[:, j : j + 1], train_Yvar=Yvar[j], outcome_transform=Standardize(m=1))
         models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
+        add_categorical_prior(models[-1])
     if len(models) == 1:
         model = models[0]
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -91,6 +93,19 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | No
         model = ModelListGP(*models)
         fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
     return model
+
+
+def add_categorical_prior(model: Model) -> None:
+    """Put :data:`CAT_LENGTHSCALE_PRIOR` on every categorical kernel's lengthscales (in place)."""
+    from botorch.models.kernels.categorical import CategoricalKernel
+    from gpytorch.priors import LogNormalPrior
+
+    loc, scale = CAT_LENGTHSCALE_PRIOR
+    for kernel in model.modules():
+        if isinstance(kernel, CategoricalKernel):
+            kernel.register_prior(
+                "lengthscale_prior", LogNormalPrior(loc, scale), lambda k: k.lengthscale, lambda k, v: k._set_lengthscale(v)
+            )
 
 
 def infer_ref_point(Y: torch.Tensor, scale: float = 0.1) -> torch.Tensor:

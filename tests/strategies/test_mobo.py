@@ -245,6 +245,19 @@ def test_warp_reaches_the_gp_and_maps_the_reference_point(monkeypatch):
             assert seen["noise"][0].shape == (12, 1) and seen["noise"][1] is None
 
 
+def test_categorical_lengthscales_get_a_prior():
+    """Without one, ML-II drives some categorical lengthscales to the 1e-6 bound and others to 1e4 on a
+    few dozen points, and the GP turns overconfident (NB201: log-EI ~ -40 everywhere, the search stalls)."""
+    from botorch.models.kernels.categorical import CategoricalKernel
+
+    told = history(12)
+    X = SPACE.to_unit([t.config for t in told])
+    Y = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
+    model = mobo_module.fit_model(X, Y, [None, None], [3])
+    kernels = [k for k in model.modules() if isinstance(k, CategoricalKernel)]
+    assert kernels and all([name for name, *_ in k.named_priors()] == ["lengthscale_prior"] for k in kernels)
+
+
 def test_infer_ref_point_guards_zero_range():
     Y = torch.tensor([[1.0, 5.0], [3.0, 5.0]], dtype=torch.float64)
     assert torch.allclose(infer_ref_point(Y), torch.tensor([0.8, 4.5], dtype=torch.float64))
