@@ -4,7 +4,11 @@ One GP per objective (independent outputs, a ``ModelListGP`` when there are seve
 ``Standardize(m=1)`` outcome transform. Inputs are the unit cube already, so no input transform.
 Spaces with categoricals use ``MixedSingleTaskGP`` (a Hamming-type categorical kernel on those
 dimensions, which are exact bin centres); otherwise ``SingleTaskGP``. Both use BoTorch's default
-dimension-scaled priors.
+dimension-scaled priors for continuous dimensions. BoTorch's categorical kernel,
+``exp(-mean_i(delta_i / l_i))``, has no prior: on a few dozen points ML-II then sends some
+lengthscales to the 1e-6 bound and others to ~1e4 (seen on NAS-Bench-201), a GP that is sure which
+edge decides everything and sure of its predictions far from the data. Every categorical kernel gets
+a LogNormal(0, 1) prior (median 1: one differing dimension of ``d`` keeps correlation ``exp(-1/d)``).
 
 Observation noise: when every training trial of an objective has its per-network standard
 deviation ``f"{name}_std"`` from ``k = len(trial.sample_metrics) >= 2`` sampled networks, the GP uses
