@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import itertools
 import sys
 from pathlib import Path
 
@@ -56,6 +57,34 @@ def arch_string(ops: list[str]) -> str:
     """Inverse of :func:`parse_arch`."""
     it = iter(ops)
     return "+".join("|" + "|".join(f"{next(it)}~{j}" for j in range(i)) + "|" for i in (1, 2, 3))
+
+
+PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))  # input -> output paths of a cell, as edge indices into EDGES
+_PATH_OPS = ("nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  # what is left of a path once skips are contracted
+PATH_SEQUENCES = tuple(s for n in range(4) for s in itertools.product(_PATH_OPS, repeat=n))  # 1 + 3 + 9 + 27 = 40
+
+
+def path_features(ops: list[str]) -> list[int]:
+    """The cell's input -> output paths as counts over :data:`PATH_SEQUENCES` (length 40).
+
+    A path through a ``none`` edge carries nothing and is dropped; ``skip_connect`` edges are contracted
+    (an identity), so the direct skip ``0 -> 3`` and the skip chain ``0 -> 1 -> 3`` are the same feature,
+    the empty sequence. This is BANANAS' path encoding (White et al., 2021) with skips contracted; a GP
+    on it relates cells that compute the same paths through different edges, which a kernel on the six
+    edge choices cannot.
+
+    Args:
+        ops: the six edge ops in :data:`EDGES` order.
+    """
+    if len(ops) != len(EDGES) or any(o not in OPS for o in ops):
+        raise ConfigError(f"NB201 path features: got ops {ops!r}; allowed: six of {', '.join(OPS)}")
+    counts = [0] * len(PATH_SEQUENCES)
+    index = {seq: i for i, seq in enumerate(PATH_SEQUENCES)}
+    for path in PATHS:
+        seq = [ops[e] for e in path]
+        if "none" not in seq:
+            counts[index[tuple(o for o in seq if o != "skip_connect")]] += 1
+    return counts
 
 
 class _Zero(nn.Module):

@@ -19,15 +19,17 @@ observed values), as fixed ``train_Yvar``; otherwise it learns a homoscedastic n
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 
+from nago.strategies._features import FeatureKernel
 from nago.trial import ObjectiveSpec, Trial
 
 CAT_LENGTHSCALE_PRIOR = (0.0, 1.0)  # LogNormal(loc, scale) of the categorical lengthscales
@@ -73,7 +75,10 @@ def observed_noise(
     return out
 
 
-def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | None], cat_dims: Sequence[int]) -> Model:
+def fit_model(
+    X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | None], cat_dims: Sequence[int],
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Model:
     """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
 
     Args:
@@ -81,6 +86,8 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | No
         Y: ``[n, m]`` training targets (maximisation sense).
         Yvar: per objective, fixed noise variances ``[n, 1]`` or ``None`` for learned noise.
         cat_dims: indices of categorical dimensions (exact bin centres in ``X``).
+        features: a feature map (:mod:`nago.strategies._features`); the GPs then use a Matern kernel
+            on ``features(X)`` instead of the kernels on the dimensions.
 
     Returns:
         A fitted ``SingleTaskGP``/``MixedSingleTaskGP`` when ``m == 1``, else a ``ModelListGP``.
@@ -88,7 +95,10 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | No
     models = []
     for j in range(Y.shape[-1]):
         kwargs = dict(train_X=X, train_Y=Y[:, j : j + 1], train_Yvar=Yvar[j], outcome_transform=Standardize(m=1))
-        models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
+        if features is not None:
+            models.append(SingleTaskGP(covar_module=ScaleKernel(FeatureKernel(features)), **kwargs))
+        else:
+            models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
         add_categorical_prior(models[-1])
     if len(models) == 1:
         model = models[0]

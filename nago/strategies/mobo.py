@@ -58,6 +58,7 @@ from botorch.utils.sampling import sample_simplex
 from nago.errors import ConfigError
 from nago.space import SearchSpace
 from nago.strategies import _discrete
+from nago.strategies._features import GP_FEATURES
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
 from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
@@ -93,6 +94,8 @@ class MOBO(Strategy):
             at most this many, else this many random ones plus the neighbours of the best.
         warp: output warping of the GP targets per objective: ``"half-rank-log"`` (default,
             :mod:`nago.strategies._warp`) or ``"none"`` (standardised raw values).
+        features: a registered GP feature map (:mod:`nago.strategies._features`, e.g.
+            ``"nb201-paths"``); the GP then compares configs by those features. Default: by their dimensions.
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -116,16 +119,18 @@ class MOBO(Strategy):
         mc_samples: int = 128,
         max_candidates: int = 20_000,
         warp: str = "half-rank-log",
+        features: str | None = None,
         **unknown: Any,
     ) -> None:
         check_options(
-            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp")
+            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features")
         )
         require_searchable(space, "mobo")
         super().__init__(
             space=space, objectives=objectives, seed=seed, fidelity=fidelity, n_init=n_init,
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
             raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates, warp=warp,
+            features=features,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = str(acquisition).lower()
@@ -141,6 +146,7 @@ class MOBO(Strategy):
         self.warp = str(warp).lower()
         if self.warp not in WARPS:
             raise ConfigError(f"strategy 'mobo': option 'warp' got {warp!r}; allowed: {', '.join(WARPS)}")
+        self.features = None if features is None else GP_FEATURES.get(str(features))(space)
         self._setup_domain()
 
     def _parse_ref_point(self, ref_point: Sequence[float]) -> torch.Tensor:
@@ -229,7 +235,7 @@ class MOBO(Strategy):
             ref = None if ref is None else warp.map(ref)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = fit_model(X, Y, noise, self.cat_dims)
+            model = fit_model(X, Y, noise, self.cat_dims, self.features)
             X_pending = pending_unit(self.space, pending)
             acqf, source = self._acquisition(model, X, X_pending, ref, seed)
             info.update(source)

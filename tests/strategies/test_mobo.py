@@ -154,9 +154,9 @@ def test_failed_and_nonfinite_trials_stay_out_of_the_model(monkeypatch):
     captured = {}
     original = mobo_module.fit_model
 
-    def spy(X, Y, Yvar, cat_dims):
+    def spy(X, Y, Yvar, cat_dims, features=None):
         captured.update(X=X, Y=Y, cat_dims=cat_dims)
-        return original(X, Y, Yvar, cat_dims)
+        return original(X, Y, Yvar, cat_dims, features)
 
     monkeypatch.setattr(mobo_module, "fit_model", spy)
     s = make(n_init=8, warp="none")  # raw targets, to check the sign convention
@@ -226,9 +226,9 @@ def test_warp_reaches_the_gp_and_maps_the_reference_point(monkeypatch):
     told = [finished(i, c, {**problem(c), "acc_std": 0.05}, sample_metrics=[{}, {}]) for i, c in enumerate(SPACE.sample(3, 12))]
     seen, original = {}, mobo_module.fit_model
 
-    def spy(X, Y, noise, cat_dims):
+    def spy(X, Y, noise, cat_dims, features=None):
         seen.update(Y=Y, noise=noise)
-        return original(X, Y, noise, cat_dims)
+        return original(X, Y, noise, cat_dims, features)
 
     monkeypatch.setattr(mobo_module, "fit_model", spy)
     raw = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
@@ -355,6 +355,8 @@ def test_discrete_candidates_enumerate_or_sample_around_anchors():
         ({"n_inits": 5}, "unknown option.*n_inits"),
         ({"max_candidates": 0}, "'max_candidates' got 0; allowed: an integer >= 1"),
         ({"warp": "log"}, "'warp' got 'log'; allowed: half-rank-log, none"),
+        ({"features": "paths"}, "unknown GP feature map 'paths'; allowed: nb201-paths"),
+        ({"features": "nb201-paths"}, "'nb201-paths': space .* must have 6 categorical dimensions"),
     ],
 )
 def test_bad_options(options, match):
