@@ -62,6 +62,7 @@ def arch_string(ops: list[str]) -> str:
 PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))  # input -> output paths of a cell, as edge indices into EDGES
 _PATH_OPS = ("nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  # what is left of a path once skips are contracted
 PATH_SEQUENCES = tuple(s for n in range(4) for s in itertools.product(_PATH_OPS, repeat=n))  # 1 + 3 + 9 + 27 = 40
+_PATH_INDEX = {seq: i for i, seq in enumerate(PATH_SEQUENCES)}
 
 
 def path_features(ops: list[str]) -> list[int]:
@@ -79,11 +80,10 @@ def path_features(ops: list[str]) -> list[int]:
     if len(ops) != len(EDGES) or any(o not in OPS for o in ops):
         raise ConfigError(f"NB201 path features: got ops {ops!r}; allowed: six of {', '.join(OPS)}")
     counts = [0] * len(PATH_SEQUENCES)
-    index = {seq: i for i, seq in enumerate(PATH_SEQUENCES)}
     for path in PATHS:
         seq = [ops[e] for e in path]
         if "none" not in seq:
-            counts[index[tuple(o for o in seq if o != "skip_connect")]] += 1
+            counts[_PATH_INDEX[tuple(o for o in seq if o != "skip_connect")]] += 1
     return counts
 
 

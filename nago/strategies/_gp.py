@@ -99,7 +99,7 @@ def fit_model(
             models.append(SingleTaskGP(covar_module=ScaleKernel(FeatureKernel(features)), **kwargs))
         else:
             models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
-        add_categorical_prior(models[-1])
+            add_categorical_prior(models[-1])
     if len(models) == 1:
         model = models[0]
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
