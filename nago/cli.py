@@ -37,11 +37,11 @@ def sample_network(path: str, *, assignments: Sequence[str] = (), seed: int = 0,
     """Sample one network from a space or run file; returns its summary, sizes and costs."""
     import numpy as np
 
-    from nago.hnag import generate
-    from nago.model import build_model
-    from nago.profile import profile
-    from nago.run import load_space_or_run
-    from nago.space import parse_assignments
+    from nago.generator.hnag import generate
+    from nago.generator.model import build_model
+    from nago.generator.profile import profile
+    from nago.config.run import load_space_or_run
+    from nago.config.space import parse_assignments
 
     space, run = load_space_or_run(path)
     drawn = space.sample(np.random.default_rng(seed), 1)[0]
@@ -95,9 +95,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 @command("evaluate")
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from nago.objective import EvalFailure
-    from nago.run import RunConfig, build_objective
-    from nago.space import parse_assignments
+    from nago.errors import EvalFailure
+    from nago.config.run import RunConfig, build_objective
+    from nago.config.space import parse_assignments
 
     run = RunConfig.from_toml(args.run)
     config = run.space.validate(parse_assignments(args.set), partial=True)
@@ -130,7 +130,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 # nago search / report / export
 # ---------------------------------------------------------------------------------------------
 def _front_table(study) -> str:
-    from nago.report import markdown_table
+    from nago.analysis.report import markdown_table
 
     names = [o.name for o in study.objectives]
     rows = [{"trial": t.id, **{n: t.metrics[n] for n in names}, **{p.name: t.config[p.name] for p in study.space.searchable}}
@@ -140,9 +140,9 @@ def _front_table(study) -> str:
 
 @command("search")
 def _cmd_search(args: argparse.Namespace) -> int:
-    from nago.run import RunConfig, build_executor
-    from nago.space import parse_assignments
-    from nago.study import study_from_run
+    from nago.config.run import RunConfig, build_executor
+    from nago.config.space import parse_assignments
+    from nago.study.study import study_from_run
 
     run = RunConfig.from_toml(args.run)
     executor = build_executor(run, name=args.executor, workers=args.workers)
@@ -167,7 +167,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 @command("report")
 def _cmd_report(args: argparse.Namespace) -> int:
-    from nago.report import write_report
+    from nago.analysis.report import write_report
 
     written = write_report(args.run_dir, plots=not args.no_plots)
     for name, path in written.items():
@@ -177,7 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 @command("export")
 def _cmd_export(args: argparse.Namespace) -> int:
-    from nago.export import export_trial
+    from nago.analysis.export import export_trial
 
     out = export_trial(args.run_dir, args.trial, out=args.out, seed=args.seed, epochs=args.epochs,
                        data_root=args.data_root, device=args.device)
@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--device", default=None, help="device when training (default: the run's)")
     x.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from nago.bench import add_bench_parser
+    from nago.benchmarks.bench import add_bench_parser
 
     add_bench_parser(sub)
     return p

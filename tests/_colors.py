@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nago.data.base import ArraySplit, DatasetSplits
+from nago.training.data.base import ArraySplit, DatasetSplits
 
 COLORS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [200, 200, 40]])
 

@@ -1,6 +1,6 @@
 """Token sequences and graph views of configs: what the NAO encoders read and the decoder writes.
 
-A :class:`TokenCodec` turns a config of any :class:`~nago.space.SearchSpace` into a fixed-length
+A :class:`TokenCodec` turns a config of any :class:`~nago.config.space.SearchSpace` into a fixed-length
 sequence of integer tokens, one position per searchable parameter (fixed parameters are skipped):
 
 - a categorical gives one token per choice;
@@ -18,7 +18,7 @@ op-on-node DAG (as NASLib / SemiNAS do): node 0 = the cell input, nodes 1..6 = t
 the order e0..e5 = (0->1), (0->2), (1->2), (0->3), (1->3), (2->3), node 7 = the cell output; an op
 node reads the op nodes of the edges that end where its edge starts. The adjacency is the same for
 every cell; only the node features (one-hot op) change. :func:`archspec_graph` is a simple view of
-an :class:`~nago.spec.ArchSpec`: its top-level graph of cells with per-cell features.
+an :class:`~nago.generator.spec.ArchSpec`: its top-level graph of cells with per-cell features.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from nago.errors import ConfigError
-from nago.space import Param, SearchSpace
-from nago.spec import ArchSpec
+from nago.config.space import Param, SearchSpace
+from nago.generator.spec import ArchSpec
 
 SOS = 0
 NB201_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # e0..e5: (from node, to node)

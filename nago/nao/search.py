@@ -2,7 +2,7 @@
 
 Both move encoder states ``H [k, T, h]`` (the decoder's attention memory; the embedding is their
 mean), decode the moved states with the constrained greedy decoder (so every candidate is a valid
-config), drop configs whose :meth:`~nago.space.SearchSpace.key` is in ``exclude``, re-score the
+config), drop configs whose :meth:`~nago.config.space.SearchSpace.key` is in ``exclude``, re-score the
 decoded candidates with the predictor (tokens -> encode -> heads) and return the best ``n``.
 
 - :func:`gradient_ascent` (NAO, Luo et al. 2018): the gradient ``g`` of the scalarised prediction

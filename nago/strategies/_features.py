@@ -24,7 +24,7 @@ from gpytorch.priors import LogNormalPrior
 
 from nago.errors import ConfigError
 from nago.registry import Registry
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 GP_FEATURES: Registry[Callable[[SearchSpace], FeatureMap]] = Registry("GP feature map")
@@ -70,11 +70,11 @@ def lookup_map(space: SearchSpace, featurize: Callable[[dict], list[float]]) -> 
 
 @GP_FEATURES.register("nb201-paths")
 def nb201_paths(space: SearchSpace) -> FeatureMap:
-    """NAS-Bench-201 cells as skip-contracted input -> output path counts (:func:`nago.nb201.path_features`).
+    """NAS-Bench-201 cells as skip-contracted input -> output path counts (:func:`nago.benchmarks.nb201.path_features`).
 
     The space must have six categorical dimensions, in NB201's edge order, each with NB201's five ops.
     """
-    from nago import nb201
+    from nago.benchmarks import nb201
 
     params = space.searchable
     if len(params) != len(nb201.EDGES) or any(p.type != "categorical" or tuple(p.choices) != nb201.OPS for p in params):

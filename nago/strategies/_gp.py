@@ -30,7 +30,7 @@ from gpytorch.kernels import ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 
 from nago.strategies._features import FeatureKernel
-from nago.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial
 
 CAT_LENGTHSCALE_PRIOR = (0.0, 1.0)  # LogNormal(loc, scale) of the categorical lengthscales
 YVAR_FLOOR = 1e-5  # relative to the variance of the observed values (gpytorch clamps standardised noise at 1e-6)

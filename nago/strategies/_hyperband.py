@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from nago.errors import ConfigError
-from nago.trial import Trial, TrialState
+from nago.study.trial import Trial, TrialState
 
 _EPS = 1e-9
 

@@ -18,8 +18,8 @@ import torch
 import numpy as np
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
-from nago.trial import Trial
+from nago.config.space import SearchSpace
+from nago.study.trial import Trial
 
 _CHUNK = 64  # Sobol points drawn per round while looking for novel configs
 _MAX_DRAWS = 20_000  # give up (space exhausted) after this many consecutive points

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from nago.registry import Registry
-from nago.space import SearchSpace
-from nago.trial import ObjectiveSpec, Trial, TrialState
+from nago.config.space import SearchSpace
+from nago.study.trial import ObjectiveSpec, Trial, TrialState
 
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 

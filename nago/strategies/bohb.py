@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies._hyperband import HyperbandSchedule, check_budgets, group_by_rung, ready_promotions
 from nago.strategies._kde import ProductKDE
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.trial import ObjectiveSpec, Trial, TrialState
+from nago.study.trial import ObjectiveSpec, Trial, TrialState
 
 _DEFAULTS: dict[str, Any] = {
     "eta": 2,

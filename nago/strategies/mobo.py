@@ -56,14 +56,14 @@ from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
 from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial
 
 ACQUISITIONS = ("qlognehvi", "qlognparego")
 WARPS = ("half-rank-log", "none")

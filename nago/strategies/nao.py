@@ -35,12 +35,12 @@ from nago.nao.encoders import ENCODERS
 from nago.nao.encoding import TokenCodec
 from nago.nao.model import RANKINGS, NAOModel
 from nago.nao.search import SCALARIZATIONS, gradient_ascent, random_weights, scalarize, swarm_search
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
 from nago.strategies._sobol import check_options, int_option, novel_sobol, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.strategies.mobo import SurrogateFallbackWarning
-from nago.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial
 
 _COMMON = ("n_init", "refit_every", "encoder", "ranking", "hidden", "steps", "bins", "trade_off", "top_k",
            "scalarization")

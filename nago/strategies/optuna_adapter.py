@@ -28,10 +28,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies._sobol import require_searchable
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.trial import ObjectiveSpec, Trial, TrialState
+from nago.study.trial import ObjectiveSpec, Trial, TrialState
 
 
 def import_optuna():

@@ -11,10 +11,10 @@ from __future__ import annotations
 import warnings
 from typing import Any, Sequence
 
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies._sobol import check_options, novel_sobol, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial
 
 
 @STRATEGIES.register("random")

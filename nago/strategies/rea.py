@@ -26,12 +26,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from nago.errors import ConfigError
-from nago.pareto import non_dominated
-from nago.space import SearchSpace
+from nago.analysis.pareto import non_dominated
+from nago.config.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
 from nago.strategies._sobol import check_options, int_option, novel_sobol, require_searchable, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial
 
 
 @STRATEGIES.register("rea")

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from nago.bench.surrogate import pairwise_accuracy, split
+from nago.benchmarks.bench.surrogate import pairwise_accuracy, split
 from nago.cli import main
 
 

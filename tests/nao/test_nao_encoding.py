@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from nago.errors import ConfigError
-from nago.hnag import generate
+from nago.generator.hnag import generate
 from nago.nao.encoding import SOS, TokenCodec, archspec_graph, graph_view, nb201_dag, nb201_graph
-from nago.nb201 import OPS
-from nago.space import SearchSpace
+from nago.benchmarks.nb201 import OPS
+from nago.config.space import SearchSpace
 
 from _paths import SPACES
 

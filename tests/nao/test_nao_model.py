@@ -12,7 +12,7 @@ from scipy.stats import kendalltau
 from nago.errors import ConfigError
 from nago.nao import NAOModel, TokenCodec
 from nago.nao.model import rank_loss
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 
 OPS = ["none", "skip", "conv1", "conv3", "pool"]
 CELL = SearchSpace.from_dict({"params": {f"e{i}": {"type": "categorical", "choices": OPS} for i in range(6)}})

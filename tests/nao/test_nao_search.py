@@ -9,7 +9,7 @@ import torch
 from nago.errors import ConfigError
 from nago.nao import NAOModel, TokenCodec
 from nago.nao.search import gradient_ascent, random_weights, scalarize, swarm_search
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 
 SPACE = SearchSpace.from_dict({"params": {f"e{i}": {"type": "categorical", "choices": list("abcd")} for i in range(4)}})
 

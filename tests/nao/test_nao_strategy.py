@@ -7,11 +7,11 @@ import warnings
 import pytest
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies.mobo import SurrogateFallbackWarning
-from nago.table import load_table_space
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.objectives.table import load_table_space
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 from _paths import SPACES
 

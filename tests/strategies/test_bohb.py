@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies._hyperband import HyperbandSchedule
 from nago.strategies.bohb import BOHB
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 SPACE = SearchSpace.from_dict(
     {

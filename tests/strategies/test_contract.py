@@ -17,9 +17,9 @@ import pytest
 
 import nago.strategies  # noqa: F401  (registers every strategy)
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES, Proposal, Strategy
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 # Settings per strategy for these tests (small model budgets keep the suite fast).
 KWARGS: dict[str, dict[str, Any]] = {

@@ -5,12 +5,12 @@ import torch
 
 from _paths import SPACES
 from nago.errors import ConfigError
-from nago.nb201 import OPS, PATH_SEQUENCES, path_features
-from nago.space import SearchSpace
+from nago.benchmarks.nb201 import OPS, PATH_SEQUENCES, path_features
+from nago.config.space import SearchSpace
 from nago.strategies._features import GP_FEATURES, FeatureKernel
 from nago.strategies.mobo import MOBO, SurrogateFallbackWarning
-from nago.table import load_table_space
-from nago.trial import Trial, TrialState
+from nago.objectives.table import load_table_space
+from nago.study.trial import Trial, TrialState
 
 NONE, SKIP, C1, C3, POOL = OPS
 

@@ -15,12 +15,12 @@ from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 
 import nago.strategies.mobo as mobo_module
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies._gp import infer_ref_point, observed_noise
 from nago.strategies.mobo import MOBO, SurrogateFallbackWarning
 from nago.strategies.random import RandomSearch
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 SPACE = SearchSpace.from_dict(
     {

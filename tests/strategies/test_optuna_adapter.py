@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 SPACE = SearchSpace.from_dict({"params": {
     "c": {"type": "categorical", "choices": ["a", "b", "c"]},

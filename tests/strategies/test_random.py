@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies.random import RandomSearch
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 SPACE = SearchSpace.from_dict(
     {

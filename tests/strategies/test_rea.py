@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nago.errors import ConfigError
-from nago.space import SearchSpace
+from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
-from nago.trial import Trial, TrialState, parse_objectives
+from nago.study.trial import Trial, TrialState, parse_objectives
 
 SPACE = SearchSpace.from_dict({"params": {
     **{f"e{i}": {"type": "categorical", "choices": ["a", "b", "c", "d"]} for i in range(4)},

@@ -1,0 +1,1 @@
+"""After (and during) a search: Pareto fronts and hypervolume, reports, plots, model export."""

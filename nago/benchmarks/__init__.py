@@ -1,0 +1,1 @@
+"""Benchmark knowledge (NAS-Bench-201) and the ``nago bench ...`` commands."""

@@ -1,0 +1,267 @@
+"""``nago bench search SPACE_TOML``: search strategies head to head on a tabular benchmark (NAS-Bench-201).
+
+Every (strategy, seed) run is a real :class:`~nago.study.study.Study` (SQLite store in a temporary
+directory, ask -> evaluate -> tell) with a :class:`~nago.objectives.table.TableObjective`, searching the table's
+``search`` metrics for ``--queries`` trials. A query is one evaluation, repeats included (as Optuna's
+``n_trials`` and NB201's reference REA count): a strategy that re-proposes an architecture pays for it.
+
+Per strategy and query count ``k`` (mean and std over seeds, population std):
+
+- ``best_test``: the first ``report`` metric (e.g. CIFAR-10 test accuracy) of the architecture that is
+  best by the first ``search`` metric (e.g. validation accuracy) among the first ``k`` queries;
+- ``hv_ratio`` (two or more search metrics): hypervolume of the first ``k`` queries over the search
+  metrics divided by that of the whole table (the true Pareto front), both w.r.t. the table's
+  ``ref_point`` if its TOML sets one, else the table's nadir (its worst corner). The nadir is the NB201
+  convention (objectives min-max normalised over the table, reference at the worst corner; the
+  ratio is invariant to that normalisation), and the shipped ``spaces/nb201-*.toml`` use it;
+- ``front_share`` (two or more search metrics): the share of the true Pareto front's architectures
+  (its rows, counted once per ``dedupe`` group) among the first ``k`` queries. It separates strategies
+  more sharply than the ratio, which a few points near the front's knee already bring close to 1;
+- per run: whether the table's best row by the first search metric was queried, distinct rows
+  queried, wall seconds; over all runs, how the proposals were made (``info["source"]``: a MOBO
+  that fell back to Sobol shows up here).
+
+``--out DIR`` writes ``results.json``, ``results.md`` (a Markdown table at a few query counts) and PNG
+plots. Runs are spread over ``--workers`` processes (spawned; each pins torch to ``--threads``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nago.errors import ConfigError
+
+DEFAULT_STRATEGIES = "random,rea,optuna-tpe,mobo"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("space", help="table space TOML (e.g. spaces/nb201.toml)")
+    p.add_argument("--strategies", default=DEFAULT_STRATEGIES, help=f"comma-separated strategies (default {DEFAULT_STRATEGIES})")
+    p.add_argument("--seeds", type=int, default=10, help="runs per strategy, seeds 0..S-1 (default 10)")
+    p.add_argument("--queries", type=int, default=100, help="evaluations per run, repeats included (default 100)")
+    p.add_argument("--set", dest="options", action="append", default=[], metavar="STRATEGY.OPTION=VALUE",
+                   help="a strategy option, e.g. rea.population=20 (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    p.add_argument("--out", default=None, help="directory for results.json, results.md and plots")
+
+
+@functools.lru_cache(maxsize=4)
+def _load(space_path: str):
+    from nago.objectives.table import load_table_space
+
+    return load_table_space(space_path)
+
+
+def parse_options(items: list[str], strategies: list[str]) -> dict[str, dict[str, Any]]:
+    """``["rea.population=20"]`` -> ``{"rea": {"population": 20}}``; the strategy must be benchmarked."""
+    from nago.config.space import parse_assignments
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        head, sep, _ = item.partition("=")
+        name, dot, option = head.rpartition(".")
+        if not (sep and dot) or name not in strategies:
+            raise ConfigError(f"--set {item!r}: expected STRATEGY.OPTION=VALUE with STRATEGY one of {', '.join(strategies)}")
+        out.setdefault(name, {}).update(parse_assignments([f"{option}={item.split('=', 1)[1]}"]))
+    return out
+
+
+def run_one(space_path: str, strategy: str, seed: int, queries: int, options: dict[str, Any], threads: int) -> dict[str, Any]:
+    """One Study of ``queries`` trials; returns the queried rows in order and the wall time."""
+    import torch
+
+    from nago.study.study import Study
+    from nago.objectives.table import TableObjective
+
+    if threads:
+        torch.set_num_threads(threads)
+    space, table = _load(space_path)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"nago-bench-search-{strategy}-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = Study(run_dir=tmp, space=space, objective=TableObjective(table=table), objectives=[str(s) for s in table.search],
+                      strategy=strategy, strategy_options=options, seed=seed, ref_point=table.ref_point)
+        try:
+            study.optimize(n_trials=queries, progress=False)
+            trials = study.trials
+        finally:
+            study.close()
+    rows = [int(t.metrics["table_row"]) if t.state.value == "complete" else -1 for t in trials]
+    sources = [str(t.info.get("source", "?")) for t in trials]
+    return {"strategy": strategy, "seed": seed, "rows": rows, "sources": sources, "seconds": time.perf_counter() - t0}
+
+
+def curves(table, rows: list[int]) -> dict[str, list[float]]:
+    """Per query ``k``: best-so-far search and report values (by the first search metric) and, with
+    several search metrics, the hypervolume ratio. Failed queries (row -1) change nothing."""
+    from nago.analysis.pareto import hypervolume_history
+
+    main = table.search[0]
+    report = (table.report or table.search)[0]
+    search_col, report_col = table.column(main.name), table.column(report.name)
+    best_row, best_s, best_search, best_test = -1, -np.inf, [], []
+    for r in rows:
+        if r >= 0:
+            s = search_col[r] if main.maximize else -search_col[r]
+            if s > best_s:
+                best_row, best_s = r, s
+        best_search.append(float(search_col[best_row]) if best_row >= 0 else float("nan"))
+        best_test.append(float(report_col[best_row]) if best_row >= 0 else float("nan"))
+    out = {"best_search": best_search, "best_test": best_test}
+    if len(table.search) > 1:
+        maximize = [s.maximize for s in table.search]
+        Y_all = table.objective_matrix()
+        ref, total = true_hypervolume(table)
+        Y = np.array([Y_all[r] if r >= 0 else [np.nan] * len(maximize) for r in rows])
+        out["hv_ratio"] = (hypervolume_history(Y, maximize=maximize, ref_point=ref) / total).tolist()
+        front = true_front_groups(table)
+        found: set[int] = set()
+        share = []
+        for r in rows:
+            if r >= 0 and int(table.groups[r]) in front:
+                found.add(int(table.groups[r]))
+            share.append(len(found) / len(front))
+        out["front_share"] = share
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def true_front_groups(table) -> frozenset[int]:
+    """The dedupe groups of the table's Pareto-optimal rows over the search metrics."""
+    from nago.analysis.pareto import non_dominated
+
+    mask = non_dominated(table.objective_matrix(), maximize=[s.maximize for s in table.search])
+    return frozenset(int(g) for g in table.groups[np.asarray(mask, dtype=bool)])
+
+
+@functools.lru_cache(maxsize=4)
+def true_hypervolume(table) -> tuple[list[float], float]:
+    """The reference point (the table's ``ref_point``, else its nadir) and the hypervolume of the whole
+    table over the search metrics (computed once per table: the non-dominated sort is O(rows^2))."""
+    from nago.analysis.pareto import hypervolume
+
+    maximize = [s.maximize for s in table.search]
+    Y_all = table.objective_matrix()
+    ref = list(table.ref_point) if table.ref_point is not None else [float(c.min() if m else c.max()) for c, m in zip(Y_all.T, maximize)]
+    return ref, hypervolume(Y_all, maximize=maximize, ref_point=ref)
+
+
+def summarise(table, runs: list[dict[str, Any]], queries: int) -> dict[str, Any]:
+    """Mean/std over seeds of the curves of one strategy's runs, plus per-run facts."""
+    per_run = [curves(table, r["rows"]) for r in runs]
+    optimum = table.best_row()
+    out: dict[str, Any] = {"queries": list(range(1, queries + 1))}
+    for key in per_run[0]:
+        M = np.array([c[key] for c in per_run], dtype=float)
+        out[f"{key}_mean"], out[f"{key}_std"] = M.mean(axis=0).tolist(), M.std(axis=0).tolist()
+    out["optimum_found"] = sum(optimum in r["rows"] for r in runs)
+    out["distinct_mean"] = float(np.mean([len(set(r["rows"]) - {-1}) for r in runs]))
+    out["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
+    sources = [src for r in runs for src in r.get("sources", [])]
+    out["sources"] = {src: sources.count(src) for src in sorted(set(sources))}  # how proposals were made (all runs)
+    out["runs"] = [{"seed": r["seed"], "found_optimum": optimum in r["rows"], "distinct": len(set(r["rows"]) - {-1}),
+                    "final_best_test": c["best_test"][-1], "seconds": r["seconds"]} for r, c in zip(runs, per_run)]
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    from nago.strategies import STRATEGIES
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    for s in strategies:
+        STRATEGIES.get(s)  # unknown names fail here, listing the allowed ones
+    for field in ("seeds", "queries", "workers"):
+        if getattr(args, field) < 1:
+            raise ConfigError(f"--{field}: got {getattr(args, field)}; allowed: an integer >= 1")
+    options = parse_options(args.options, strategies)
+    space_path = str(Path(args.space).resolve())
+    space, table = _load(space_path)
+    jobs = [(space_path, s, seed, args.queries, options.get(s, {}), args.threads) for s in strategies for seed in range(args.seeds)]
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(run_one, *zip(*jobs)))
+    else:
+        results = [run_one(*job) for job in jobs]
+    best = table.best_row()
+    result = {
+        "space": args.space, "seeds": args.seeds, "queries_total": args.queries, "options": options,
+        "search": [str(s) for s in table.search], "report": (table.report or table.search)[0].name,
+        "optimum": {"row": best, "key": table.keys[best], **{k: v for k, v in table.metrics_of(best).items() if k != "table_row"}},
+        "strategies": {s: summarise(table, [r for r in results if r["strategy"] == s], args.queries) for s in strategies},
+    }
+    if args.out:
+        write_outputs(Path(args.out), result)
+    return result
+
+
+def checkpoints(queries: int) -> list[int]:
+    return sorted({q for q in (10, 25, 50, 100, 200, 500) if q < queries} | {queries})
+
+
+def markdown(r: dict) -> str:
+    """The figures as a Markdown table: best test (mean ± std) at each checkpoint, HV ratio, optimum hits."""
+    qs = checkpoints(r["queries_total"])
+    mo = len(r["search"]) > 1
+    head = ["strategy"] + [f"{r['report']} @{q}" for q in qs]
+    head += [f"HV ratio @{q}" for q in qs] + [f"front found @{q}" for q in qs] if mo else []
+    head += [f"optimum queried (of {r['seeds']})", "distinct", "s/run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s in r["strategies"].items():
+        cells = [name] + [f"{s['best_test_mean'][q - 1]:.2f} ± {s['best_test_std'][q - 1]:.2f}" for q in qs]
+        if mo:
+            cells += [f"{s['hv_ratio_mean'][q - 1]:.4f}" for q in qs]
+            cells += [f"{100 * s['front_share_mean'][q - 1]:.0f} %" for q in qs]
+        cells += [str(s["optimum_found"]), f"{s['distinct_mean']:.1f}", f"{s['seconds_mean']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, r: dict) -> None:
+    """``results.json``, ``results.md`` and ``best_test.png`` (+ ``hv_ratio.png``) into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(r, indent=1, default=str))
+    (out / "results.md").write_text(f"`nago bench search {r['space']}`: {r['seeds']} seeds, {r['queries_total']} queries; "
+                                    f"search {', '.join(r['search'])}; optimum {r['optimum']['key']}\n\n{markdown(r)}\n")
+    keys = [("best_test", r["report"], "best_test.png")] + ([("hv_ratio", "hypervolume ratio", "hv_ratio.png")] if len(r["search"]) > 1 else [])
+    for key, label, fname in keys:
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        for name, s in r["strategies"].items():
+            q, m, sd = np.array(s["queries"]), np.array(s[f"{key}_mean"]), np.array(s[f"{key}_std"])
+            ax.plot(q, m, label=name)
+            ax.fill_between(q, m - sd, m + sd, alpha=0.15)
+        if key == "best_test":
+            ax.axhline(r["optimum"][r["report"]], color="k", lw=0.8, ls="--", label="optimum by search metric")
+            lo = min(min(s["best_test_mean"][min(9, len(s["queries"]) - 1):]) for s in r["strategies"].values())
+            ax.set_ylim(lo - 0.5, r["optimum"][r["report"]] + 0.3)
+        ax.set_xlabel("queries"), ax.set_ylabel(label), ax.legend(), ax.grid(alpha=0.3)
+        ax.set_title(f"{Path(r['space']).stem}: mean ± std over {r['seeds']} seeds")
+        fig.tight_layout()
+        fig.savefig(out / fname)
+        plt.close(fig)
+
+
+def format(r: dict) -> str:
+    m = r["machine"]
+    return "\n".join([
+        f"space {r['space']}: search {', '.join(r['search'])}; report {r['report']}; {r['seeds']} seeds x {r['queries_total']} queries",
+        f"optimum (by {r['search'][0].split(':')[0]}): row {r['optimum']['row']}, {r['report']} {r['optimum'][r['report']]:.2f}",
+        markdown(r),
+        f"machine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}, cuda {m['cuda']}, {m['date']}",
+    ])  # fmt: skip

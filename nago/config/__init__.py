@@ -1,0 +1,1 @@
+"""Configuration: search spaces (``spaces/*.toml``) and run files (``runs/*.toml``) as typed objects."""

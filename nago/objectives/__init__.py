@@ -1,0 +1,1 @@
+"""What a trial evaluates: ``(config, *, seed, fidelity) -> metrics`` (live training or a table lookup)."""

@@ -1,0 +1,149 @@
+"""The live objective: sample networks from a generator config, train them, aggregate.
+
+:class:`TrainObjective` evaluates a *generator* config the way NAGO does (``research/nago.md``
+§4.1): it samples ``k`` networks from the generator (network seeds derived from the trial seed),
+profiles each (params, FLOPs, memory), trains each for the fidelity's epochs and aggregates:
+every numeric metric ``m`` gets its mean as ``m`` and its standard deviation over the ``k``
+networks as ``m_std``; the per-network values are kept as ``sample_metrics``. With ``k >= 2``
+the spread within a generator becomes the observation noise the ``mobo`` surrogate uses.
+
+Failures are typed so the study can record them and go on: :class:`EvalFailure` with ``kind``
+``"invalid"`` (the config cannot be built), ``"nan"``, ``"oom"``, ``"timeout"`` or ``"error"``
+(from training). The first failing network ends the trial; networks already trained are kept in
+the failure's ``sample_metrics``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from nago.errors import ConfigError, EvalFailure
+from nago.objectives.base import EvalResult, Objective
+from nago.study.runner import derive_seed
+
+
+PER_NETWORK_ONLY = frozenset({"net_seed"})  # kept in sample_metrics, meaningless as a mean
+
+
+def aggregate(samples: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric as ``name`` and its sample standard deviation (ddof = 1, the unbiased
+    variance's root) as ``name_std`` (0 for one sample); ``n_samples`` is the count.
+
+    ``name_std**2 / n_samples`` is then the unbiased estimate of the variance of the mean, which is
+    what the GP surrogates use as observation noise.
+    """
+    out: dict[str, float] = {}
+    for key in samples[0]:
+        if key in PER_NETWORK_ONLY:
+            continue
+        vals = np.array([s[key] for s in samples if key in s], dtype=float)
+        out[key] = float(vals.mean())
+        out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    out["n_samples"] = float(len(samples))
+    return out
+
+
+class TrainObjective(Objective):
+    """Sample ``samples`` networks from a generator config, train each, aggregate.
+
+    Args:
+        data: dataset name for :func:`nago.training.data.load_dataset` (loaded lazily, once per process).
+        data_options: other ``load_dataset`` arguments (``root``, ``image_size``, ...).
+        train: the training protocol; its ``epochs`` is the default fidelity.
+        param_limit: parameter budget of each network (a count).
+        head_width, dropout: head of each network (see :func:`nago.generator.model.build_model`).
+        samples: networks sampled per config (the paper's search uses 1).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        threads: CPU threads torch may use while evaluating (0 = leave torch's setting). Small
+            networks train as fast on one thread, and on a shared 2-core machine two OpenMP threads
+            can run 10x slower than one (spin-waiting), so the CPU demo uses 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        data: str,
+        train: Any,
+        data_options: Mapping[str, Any] | None = None,
+        param_limit: float = 4e6,
+        head_width: int = 1280,
+        dropout: float = 0.2,
+        samples: int = 1,
+        device: str = "auto",
+        threads: int = 0,
+    ) -> None:
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ConfigError(f"samples: got {samples!r}; allowed: an integer >= 1")
+        self.data_name, self.data_options = data, dict(data_options or {})
+        self.train, self.param_limit = train, float(param_limit)
+        self.head_width, self.dropout = int(head_width), float(dropout)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"threads: got {threads!r}; allowed: an integer >= 0 (0 = torch's default)")
+        self.samples, self.device, self.threads = samples, device, threads
+        self._data = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_data": None}  # workers load the data themselves
+
+    def load_data(self):
+        if self._data is None:
+            from nago.training.data import load_dataset
+
+            self._data = load_dataset(self.data_name, **self.data_options)
+        return self._data
+
+    def build(self, config: Mapping[str, Any], seed: int):
+        """The network of sample seed ``seed``: ``(spec, module)``; ConfigError if the config is invalid.
+
+        ``seed`` draws the graphs and the initial weights (torch's global RNG is left as it was), so
+        the same ``(config, seed)`` gives the same network with the same weights.
+        """
+        import torch
+
+        from nago.generator.hnag import generate
+        from nago.generator.model import build_model
+
+        data = self.load_data()
+        spec = generate(config, seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_model(spec, in_channels=data.in_channels, image_size=data.image_size, num_classes=data.num_classes,
+                              param_limit=self.param_limit, head_width=self.head_width, dropout=self.dropout)
+        return spec, net
+
+    def __call__(self, config: Mapping[str, Any], *, seed: int, fidelity: float | None = None) -> EvalResult:
+        import torch
+
+        from nago.generator.profile import profile
+        from nago.training.train import TrainFailure, resolve_device, train_network
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        data = self.load_data()
+        train = self.train if fidelity is None else dataclasses.replace(self.train, epochs=float(fidelity))
+        device = resolve_device(self.device)
+        samples: list[dict[str, float]] = []
+        for i in range(self.samples):
+            net_seed = derive_seed(seed, i, 0)
+            try:
+                spec, net = self.build(config, net_seed)
+            except ConfigError as e:
+                raise EvalFailure("invalid", str(e), sample_metrics=samples) from None
+            prof = profile(net, (data.in_channels, data.image_size, data.image_size))
+            t0 = time.perf_counter()
+            try:
+                result = train_network(net.to(device), data, config=train, seed=derive_seed(seed, i, 1), device=device)
+            except TrainFailure as e:
+                raise EvalFailure(e.kind, f"network {i} (seed {net_seed}): {e.message}", sample_metrics=samples) from None
+            sample = {**prof.as_dict(), **result.metrics, "net_seed": float(net_seed),
+                      "wall_seconds": time.perf_counter() - t0}
+            bad = [k for k, v in sample.items() if not math.isfinite(v)]
+            if bad:
+                raise EvalFailure("nan", f"network {i}: non-finite metrics {bad}", sample_metrics=samples)
+            samples.append(sample)
+        return EvalResult(aggregate(samples), samples)

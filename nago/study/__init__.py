@@ -1,0 +1,1 @@
+"""The search loop: trials, their SQLite store, executors, and running one trial (ask -> evaluate -> tell)."""

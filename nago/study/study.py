@@ -1,0 +1,338 @@
+"""Study: the ask -> evaluate -> tell loop over a persistent trial store, with stopping and resume.
+
+The store (``<run_dir>/study.sqlite``) is the single source of truth. Every trial is written before
+it is evaluated (``waiting``), marked ``running`` when it starts and ``complete`` / ``failed`` when
+it ends, each change committed before the loop goes on. A study killed at any moment resumes with
+:meth:`Study.optimize` on the same directory: trials left ``running`` are re-queued and run again
+with the same config and seed, finished ones are never re-run, and the strategy is re-told the
+whole history (surrogates are refit from the store).
+
+``n_trials`` counts finished trials (complete + failed) of the whole study, across resumes, as
+Optuna's ``n_trials`` does: a study asked for 16 trials ends with 16 finished trials. A trial's seed
+is derived from the study seed and the trial's position, so it is reproducible from its record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from nago.errors import ConfigError, NagoError
+from nago.objectives.base import Objective
+from nago.study.runner import Outcome, derive_seed, run_trial
+from nago.analysis.pareto import hypervolume, pareto_trials, reference_point
+from nago.config.space import SearchSpace
+from nago.study.storage import TrialStore
+from nago.strategies import STRATEGIES, Strategy
+from nago.study.trial import ObjectiveSpec, Trial, TrialState, parse_objectives
+
+if TYPE_CHECKING:
+    from nago.study.executors import Executor
+
+STORE_FILE = "study.sqlite"
+Callback = Callable[["Study", Trial], None]
+
+
+class Study:
+    """A resumable generator (or any black-box) search.
+
+    Args:
+        run_dir: directory of the study; ``study.sqlite`` and the reports go there.
+        space: the search space.
+        objective: ``(config, *, seed, fidelity) -> EvalResult | dict`` (e.g. a TrainObjective).
+        objectives: metrics and directions, e.g. ``["val_acc:max", "memory_mb:min"]``.
+        strategy: a registered strategy name or a :class:`Strategy` instance.
+        strategy_options: options for a named strategy.
+        seed: root seed of the study (strategy and trial seeds derive from it).
+        fidelity: default budget (epochs) of a trial when the strategy gives none.
+        batch: proposals per ask (the pending ones are passed to the strategy).
+        ref_point: hypervolume reference point in metric units (else inferred, see nago.analysis.pareto).
+        name: a label for reports.
+        resume: allow opening a directory that already holds a study (it must match).
+    """
+
+    def __init__(
+        self,
+        *,
+        run_dir: str | Path,
+        space: SearchSpace,
+        objective: Objective | Callable[..., Any],
+        objectives: Sequence[str | ObjectiveSpec] = ("val_acc:max",),
+        strategy: str | Strategy = "mobo",
+        strategy_options: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        fidelity: float | None = None,
+        batch: int = 1,
+        ref_point: Sequence[float] | None = None,
+        name: str | None = None,
+        resume: bool = False,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError(f"batch: got {batch!r}; allowed: an integer >= 1")
+        self.run_dir = Path(run_dir)
+        self.space, self.objective = space, objective
+        self.objectives = [o if isinstance(o, ObjectiveSpec) else ObjectiveSpec.parse(o) for o in objectives] or parse_objectives([])
+        if ref_point is not None and len(ref_point) != len(self.objectives):
+            raise ConfigError(f"ref_point: got {list(ref_point)}; allowed: one value per objective ({len(self.objectives)})")
+        self.seed, self.fidelity, self.batch = int(seed), fidelity, batch
+        self.name = name or self.run_dir.name
+        self.strategy_name = strategy if isinstance(strategy, str) else type(strategy).__name__
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / STORE_FILE
+        existed = path.exists()
+        self.store = TrialStore(path)
+        identity = {
+            "objectives": [str(o) for o in self.objectives],
+            "space": [p.name for p in space.searchable],
+            # fixed values (e.g. `--set N_m=1`): a resume must not mix networks of another space
+            "fixed": json.loads(json.dumps({p.name: p.value for p in space.params if not p.searchable}, default=str)),
+            "strategy": self.strategy_name,
+            "seed": self.seed,
+        }
+        if existed and self.store.get_meta("identity") is not None:
+            if not resume:
+                self.store.close()
+                raise ConfigError(f"{self.run_dir} already holds a study; resume it (--resume) or choose another --out")
+            old = self.store.get_meta("identity")
+            diff = [k for k in identity if k in old and old[k] != identity[k]]  # keys older stores lack are not checked
+            if diff:
+                self.store.close()
+                raise ConfigError(
+                    f"cannot resume {self.run_dir}: {', '.join(f'{k} was {old.get(k)!r}, now {identity[k]!r}' for k in diff)}"
+                )
+        else:
+            self.store.set_meta("identity", identity)
+            self.store.set_meta("objectives", identity["objectives"])
+            self.store.set_meta("run_name", self.name)
+            self.store.set_meta("created", time.time())
+            for k, v in (meta or {}).items():
+                self.store.set_meta(k, v)
+        if ref_point is not None:
+            self.store.set_meta("ref_point", [float(v) for v in ref_point])
+        self.ref_point = self.store.get_meta("ref_point")
+        if isinstance(strategy, str):
+            cls = STRATEGIES.get(strategy)
+            self.strategy: Strategy = cls(space=space, objectives=self.objectives, seed=derive_seed(self.seed, 7),
+                                          fidelity=fidelity, **dict(strategy_options or {}))
+        else:
+            self.strategy = strategy
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def optimize(
+        self,
+        *,
+        n_trials: int | None = None,
+        timeout_s: float | None = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        executor: "Executor | str | None" = None,
+    ) -> "Study":
+        """Run until ``n_trials`` trials have finished (in the whole study), or ``timeout_s`` seconds
+        of this call have passed (trials already running are finished, none is started), or the
+        strategy has nothing left to propose.
+
+        ``executor`` (an :class:`~nago.study.executors.Executor` or a name: ``"inline"``, the default,
+        ``"local"``, ``"ray"``) runs the trials; free slots are filled as trials finish, and the
+        strategy sees the running trials as pending points. A worker that dies mid-trial (killed,
+        crashed) puts its trial back once; the second death fails it with kind ``"killed"``.
+        """
+        from nago.study.executors import EXECUTORS, Executor
+
+        if n_trials is None and timeout_s is None:
+            raise ConfigError("optimize needs n_trials and/or timeout_s, else it would never stop")
+        start = time.monotonic()
+        requeued = self.store.requeue_running()
+        if requeued:
+            warnings.warn(f"re-queued {len(requeued)} trial(s) left running by an interrupted run: "
+                          f"{[t.id for t in requeued]}", stacklevel=2)
+        own = not isinstance(executor, Executor)
+        ex: Executor = EXECUTORS.get(executor or "inline")() if own else executor
+        bar = self._progress(n_trials) if progress else None
+        in_flight: dict[Any, Trial] = {}
+        try:
+            exhausted = False
+            while True:
+                finished = self._finished()
+                timed_out = timeout_s is not None and time.monotonic() - start >= timeout_s
+                left = None if n_trials is None else n_trials - len(finished) - len(in_flight)
+                while not (timed_out or exhausted) and ex.free() > 0 and (left is None or left > 0):
+                    waiting = self.store.trials([TrialState.WAITING])
+                    if not waiting:
+                        want = max(self.batch, ex.free())
+                        waiting = self._ask(want if left is None else min(want, left), finished)
+                        exhausted = not waiting  # a finite space can run out of new configs
+                        if exhausted:
+                            break
+                    trial = self.store.mark_running(waiting[0].id)
+                    in_flight[ex.submit(run_trial, self.objective, trial.config, trial.seed, trial.fidelity)] = trial
+                    left = None if left is None else left - 1
+                if not in_flight:
+                    break
+                for done in ex.poll(timeout=1.0):
+                    trial = self._record(in_flight.pop(done.handle), done)
+                    if trial.state != TrialState.WAITING:
+                        for cb in callbacks:
+                            cb(self, trial)
+                    if bar is not None:
+                        self._update_bar(bar)
+        finally:
+            for h, trial in in_flight.items():  # interrupted (Ctrl-C, an error): put the trials back
+                ex.cancel(h)
+                self.store.requeue(trial.id, reason="the study was interrupted")
+            if own:
+                ex.shutdown()
+            if bar is not None:
+                bar.close()
+        return self
+
+    def _record(self, trial: Trial, done: Any) -> Trial:
+        """Store what an executor returned for ``trial``."""
+        if done.died:
+            deaths = sum("worker died" in r for r in trial.info.get("requeue_reasons", []))
+            if deaths < 1:
+                return self.store.requeue(trial.id, reason=f"worker died: {done.error}")
+            return self.store.fail(trial.id, kind="killed", message=f"the worker died twice: {done.error}")
+        if done.error is not None:  # the executor could not run the task at all (e.g. unpicklable)
+            return self.store.fail(trial.id, kind="error", message=done.error)
+        return self._store_outcome(trial, done.value)
+
+    def _finished(self) -> list[Trial]:
+        return self.store.trials([TrialState.COMPLETE, TrialState.FAILED])
+
+    def _ask(self, n: int, finished: list[Trial]) -> list[Trial]:
+        self.strategy.tell(finished)
+        proposals = self.strategy.ask(n, pending=self.store.trials([TrialState.WAITING, TrialState.RUNNING]))
+        created = []
+        for p in proposals:
+            index = self.store.count()
+            fidelity = p.fidelity if p.fidelity is not None else self.fidelity
+            created.append(self.store.create(config=self.space.validate(p.config), seed=derive_seed(self.seed, index),
+                                             fidelity=fidelity, info=dict(p.info)))
+        return created
+
+    def _store_outcome(self, trial: Trial, out: Outcome) -> Trial:
+        if out.fail_kind is None:
+            missing = [o.name for o in self.objectives if o.name not in out.metrics]
+            if missing:
+                out = Outcome(sample_metrics=out.sample_metrics, fail_kind="error",
+                              message=f"the objective returned no {missing}; it returned {sorted(out.metrics)}")
+        if out.fail_kind is None:
+            try:
+                return self.store.complete(trial.id, metrics=out.metrics, sample_metrics=out.sample_metrics)
+            except NagoError as e:  # metrics the store cannot keep (not numbers): the trial failed, the study goes on
+                out = Outcome(fail_kind="error", message=str(e))
+        return self.store.fail(trial.id, kind=out.fail_kind, message=out.message or "", sample_metrics=out.sample_metrics)
+
+    # -- progress -----------------------------------------------------------------------------------
+    def _progress(self, n_trials: int | None):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=n_trials, initial=len(self._finished()), desc=f"nago {self.name}", unit="trial", dynamic_ncols=True)
+
+    def _update_bar(self, bar) -> None:
+        finished = self._finished()
+        bar.n = len(finished)
+        post: dict[str, Any] = {"failed": sum(t.state == TrialState.FAILED for t in finished)}
+        main = self.objectives[0]
+        done = [t for t in finished if t.state == TrialState.COMPLETE and main.name in t.metrics]
+        if done:
+            vals = [t.metrics[main.name] for t in done]
+            post[f"best {main.name}"] = f"{(max if main.maximize else min)(vals):.4g}"
+        if len(self.objectives) > 1:
+            post["hv"] = f"{self.hypervolume():.4g}"
+        bar.set_postfix(post, refresh=False)
+        bar.refresh()
+
+    # -- results ------------------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial of the study, by id."""
+        return self.store.trials()
+
+    def pareto_front(self) -> list[Trial]:
+        """Complete trials not dominated by any other (over the study's objectives)."""
+        return pareto_trials(self.trials, self.objectives)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The best complete trial by the first objective."""
+        main = self.objectives[0]
+        done = [t for t in self.trials if t.state == TrialState.COMPLETE and main.name in t.metrics]
+        if not done:
+            return None
+        return (max if main.maximize else min)(done, key=lambda t: t.metrics[main.name])
+
+    def hypervolume(self) -> float:
+        """Hypervolume of the complete trials w.r.t. the study's reference point (inferred if unset)."""
+        import numpy as np
+
+        from nago.analysis.pareto import objective_matrix
+
+        Y, _ = objective_matrix(self.trials, self.objectives)
+        if len(Y) == 0:
+            return 0.0
+        maximize = [o.maximize for o in self.objectives]
+        ref = self.ref_point if self.ref_point is not None else reference_point(Y, maximize=maximize)
+        return float(hypervolume(np.asarray(Y), maximize=maximize, ref_point=ref))
+
+    def report(self, *, plots: bool = True) -> dict[str, Path]:
+        """Write trials.csv, pareto.csv, report.md and the PNG plots into the run directory."""
+        from nago.analysis.report import write_report
+
+        return write_report(self.run_dir, objectives=self.objectives, plots=plots)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def study_from_run(
+    run: "str | Path | Any",
+    *,
+    out: str | Path | None = None,
+    strategy: str | None = None,
+    seed: int | None = None,
+    resume: bool = False,
+    assignments: Mapping[str, Any] | None = None,
+    data_root: str | None = None,
+    device: str | None = None,
+    progress_each: bool = False,
+) -> Study:
+    """A :class:`Study` as a run file describes it (what ``nago search`` runs).
+
+    Args:
+        run: a run TOML path or a :class:`~nago.config.run.RunConfig`.
+        out: run directory (default ``<run file dir>/out/<run name>``).
+        strategy, seed: override ``[search] strategy`` and ``[run] seed``.
+        assignments: generator parameters to fix for this search (``--set``).
+        data_root, device: override ``[data] root`` and ``[evaluate] device``.
+        progress_each: show a progress bar per trained network too.
+    """
+    from nago.config.run import RunConfig, build_objective
+
+    rc = run if isinstance(run, RunConfig) else RunConfig.from_toml(run)
+    search = dict(rc.search)
+    space = rc.space.fix(assignments) if assignments else rc.space
+    objective = build_objective(rc, data_root=data_root, device=device, progress=progress_each)
+    base = rc.source.parent if rc.source else Path.cwd()
+    data = objective.load_data()  # fail early on a bad data root, and record the real input shape
+    return Study(
+        run_dir=Path(out) if out is not None else base / "out" / rc.name,
+        space=space,
+        objective=objective,
+        objectives=search.get("objectives", ["val_acc:max", "memory_mb:min"]),
+        strategy=strategy or search.get("strategy", "mobo"),
+        strategy_options=search.get("options", {}),
+        seed=rc.seed if seed is None else seed,
+        fidelity=float(search.get("fidelity", objective.train.epochs)),
+        batch=int(search.get("batch", 1)),
+        ref_point=search.get("ref_point"),
+        name=rc.name,
+        resume=resume,
+        meta={"run_file": str(rc.source) if rc.source else None,
+              "model": {**rc.model, "in_channels": data.in_channels, "image_size": data.image_size,
+                        "num_classes": data.num_classes}},
+    )

@@ -1,0 +1,1 @@
+"""Budgeted training of one network: the protocol, optimiser, device placement and the datasets."""

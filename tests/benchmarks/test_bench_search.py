@@ -1,0 +1,93 @@
+"""``nago bench search``: the CLI on NB201 and on a small table, the curves, options and errors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from nago.benchmarks.bench import search as bench
+from nago.cli import main
+from nago.errors import ConfigError
+from nago.objectives.table import load_table_space
+
+from _paths import SPACES
+
+
+def test_bench_search_nb201_json(capsys, tmp_path):
+    argv = ["bench", "search", str(SPACES / "nb201.toml"), "--strategies", "random,rea", "--seeds", "2", "--queries", "15",
+            "--set", "rea.population=5", "--json", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r["strategies"]) == {"random", "rea"} and r["options"] == {"rea": {"population": 5}}
+    for s in r["strategies"].values():
+        assert s["queries"] == list(range(1, 16)) and len(s["best_test_mean"]) == len(s["best_test_std"]) == 15
+        assert "hv_ratio_mean" not in s and s["distinct_mean"] == 15  # neither repeats
+        assert all(a <= b for a, b in zip(s["best_search_mean"], s["best_search_mean"][1:]))
+        assert 85 < s["best_test_mean"][-1] <= 94.38 and sum(s["sources"].values()) == 30
+    assert r["optimum"]["row"] == 6111
+    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png"}
+    assert "| rea |" in (tmp_path / "results.md").read_text()
+
+
+def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
+    (tmp_path / "t.csv").write_text("a,acc,test,cost\nx,1,10,1\ny,3,30,3\nz,2,20,1\n")
+    (tmp_path / "t.toml").write_text(textwrap.dedent("""
+        [params.a]
+        type = "categorical"
+        choices = ["x", "y", "z"]
+        [table]
+        csv = "t.csv"
+        search = ["acc", "cost"]
+        report = ["test"]
+        ref_point = [0, 4]
+        [table.metrics]
+        acc = "max"
+        test = "max"
+        cost = "min"
+    """))
+    _, table = load_table_space(tmp_path / "t.toml")
+    c = bench.curves(table, [0, -1, 2, 1])  # x, a failed query, z, y
+    assert c["best_test"] == [10, 10, 20, 30] and c["best_search"] == [1, 1, 2, 3]
+    # true front: y (3, 3) and z (2, 1): HV = 2*3 + 1*(3-2)... computed in the maximisation sense
+    total = 3 * 1 + 2 * 2  # y: acc 3 x (4-3); z adds acc 2 x (3-1)
+    np.testing.assert_allclose(c["hv_ratio"], np.array([1 * 3, 1 * 3, 2 * 3, total]) / total)
+    assert c["front_share"] == [0, 0, 0.5, 1]  # the front is {y, z}; x is dominated by z
+    # without ref_point the reference is the table's worst corner (acc 1, cost 3), as NB201 MO comparisons use
+    (tmp_path / "t.toml").write_text((tmp_path / "t.toml").read_text().replace("ref_point = [0, 4]\n", ""))
+    _, nadir_table = load_table_space(tmp_path / "t.toml")
+    assert bench.true_hypervolume(nadir_table) == ([1.0, 3.0], 2.0)  # only z adds area: (2-1) x (3-1)
+    np.testing.assert_allclose(bench.curves(nadir_table, [0, -1, 2, 1])["hv_ratio"], [0, 0, 1, 1])
+    runs = [{"strategy": "s", "seed": 0, "rows": [0, 1, 2], "seconds": 1.0}, {"strategy": "s", "seed": 1, "rows": [2, 2, 0], "seconds": 3.0}]
+    s = bench.summarise(table, runs, 3)
+    assert s["sources"] == {} and s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
+    assert s["best_test_mean"] == [15, 25, 25] and s["best_test_std"] == [5, 5, 5]
+    assert "hv_ratio_mean" in s and s["front_share_mean"] == [0.25, 0.5, 0.75]
+    assert "front found @3" in bench.markdown({"queries_total": 3, "search": ["acc", "cost"], "report": "test", "seeds": 2,
+                                               "strategies": {"s": s}})
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--strategies", "random,nope"], "unknown strategy 'nope'"),
+    (["--seeds", "0"], "--seeds: got 0"),
+    (["--set", "mobo.n_init=3"], r"--set 'mobo.n_init=3': expected STRATEGY.OPTION=VALUE with STRATEGY one of random"),
+])
+def test_bad_arguments(argv, match):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args([str(SPACES / "nb201.toml"), "--strategies", "random", *argv])
+    with pytest.raises(ConfigError, match=match):
+        bench.run(args)
+
+
+def test_not_a_table_space():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    with pytest.raises(ConfigError, match=r"no \[table\] section"):
+        bench.run(p.parse_args([str(SPACES / "hnag.toml"), "--strategies", "random", "--seeds", "1", "--queries", "2"]))

@@ -1,0 +1,149 @@
+"""One contract suite run against every executor backend (Ray where it is installed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from nago.errors import ConfigError
+from nago.study.executors import EXECUTORS, Executor
+
+
+def square(x):
+    return x * x
+
+
+def boom(x):
+    raise ValueError(f"bad {x}")
+
+
+def slow(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def visible_gpus(seconds):
+    time.sleep(seconds)
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def suicide(_):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def collect(ex: Executor, n: int, timeout: float = 60.0):
+    out, end = [], time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < end:
+        out += ex.poll(timeout=0.2)
+    return out
+
+
+def _ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+BACKENDS = [
+    pytest.param(("inline", {}), id="inline"),
+    pytest.param(("local", {"slots": 2, "threads": 1}), id="local"),
+    pytest.param(("ray", {"slots": 2, "init_kwargs": {
+        "num_cpus": 2, "include_dashboard": False,
+        # Ray workers import task functions by module: let them find this test module
+        "runtime_env": {"env_vars": {"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}}}}), id="ray",
+                 marks=pytest.mark.skipif(not _ray_available(), reason="Ray is not installed (pip install 'nago[ray]')")),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def executor(request):
+    name, kwargs = request.param
+    ex = EXECUTORS.get(name)(**kwargs)
+    yield ex
+    ex.shutdown()
+
+
+def test_results_come_back_with_their_handles(executor):
+    handles = {}
+    pending = list(range(5))
+    results = {}
+    end = time.monotonic() + 120
+    while (pending or executor.running) and time.monotonic() < end:
+        while pending and executor.free() > 0:
+            x = pending.pop(0)
+            handles[executor.submit(square, x)] = x
+        for d in executor.poll(timeout=0.2):
+            assert d.error is None
+            results[handles[d.handle]] = d.value
+    assert results == {x: x * x for x in range(5)}
+    assert executor.running == 0 and executor.poll(timeout=0) == []
+
+
+def test_exceptions_are_reported_not_raised(executor):
+    h = executor.submit(boom, 3)
+    (d,) = collect(executor, 1)
+    assert d.handle == h and d.value is None and "ValueError: bad 3" in d.error and not d.died
+
+
+def test_capacity_is_enforced(executor):
+    for _ in range(executor.capacity):
+        executor.submit(square, 1)
+    with pytest.raises(RuntimeError, match="full"):
+        executor.submit(square, 1)
+    assert len(collect(executor, executor.capacity)) == executor.capacity
+
+
+def test_cancel(executor):
+    h = executor.submit(slow, 30 if executor.capacity > 1 else 0)
+    executor.cancel(h)
+    assert executor.running == 0
+    assert all(d.handle != h for d in executor.poll(timeout=0.5))
+
+
+@pytest.mark.parametrize("name", ["local"])
+def test_a_killed_worker_is_reported_as_died(name):
+    with EXECUTORS.get(name)(slots=1, threads=1) as ex:
+        ex.submit(suicide, 0)
+        (d,) = collect(ex, 1)
+        assert d.died and "exit code" in d.error
+
+
+def test_local_runs_tasks_in_fresh_processes_in_parallel():
+    with EXECUTORS.get("local")(slots=2, threads=1) as ex:
+        t0 = time.monotonic()
+        ex.submit(slow, 2.0)
+        ex.submit(slow, 2.0)
+        pids = [d.value for d in collect(ex, 2)]
+        assert len(set(pids)) == 2 and os.getpid() not in pids
+        assert time.monotonic() - t0 < 2.0 * 2  # both ran at once (spawn start-up included)
+
+
+@pytest.mark.parametrize(
+    ("parent", "gpus", "slots", "expected"),
+    [
+        (None, [], 1, [""]),  # no GPU: the task sees none
+        (None, [0], 2, ["0", "0"]),  # more slots than GPUs: tasks share the GPU (the H200 check found this)
+        ("3,5", [0, 1], 3, ["3", "5", "3"]),  # least busy first, named as the driver knows them
+    ],
+)
+def test_local_hands_each_task_the_least_busy_gpu(monkeypatch, parent, gpus, slots, expected):
+    if parent is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", parent)
+    with EXECUTORS.get("local")(slots=slots, threads=1, gpus=gpus) as ex:
+        handles = [ex.submit(visible_gpus, 1.0) for _ in expected]
+        by_handle = {d.handle: d.value for d in collect(ex, len(expected))}
+        assert [by_handle[h] for h in handles] == expected
+
+
+def test_bad_slots():
+    with pytest.raises(ConfigError, match="slots"):
+        EXECUTORS.get("local")(slots=0)
+    with pytest.raises(ConfigError, match="unknown executor 'gpu'"):
+        EXECUTORS.get("gpu")
