@@ -73,6 +73,9 @@ DATASET_SHAPES = {
     "mit67": (3, 224, 67),
     "flowers102": (3, 224, 102),
     "imagenet": (3, 224, 1000),
+    "mnist": (1, 28, 10),
+    "fashion-mnist": (1, 28, 10),
+    "idx": (1, 28, 10),  # MNIST-like; the real class count comes from the labels
 }
 
 

@@ -6,7 +6,7 @@ lists the names. Importing this package registers every loader.
 
 from __future__ import annotations
 
-from nago.training.data import cifar, digits, flowers, folder, imagenet  # noqa: F401  (registers the loaders)
+from nago.training.data import cifar, digits, flowers, folder, idx, imagenet  # noqa: F401  (registers the loaders)
 from nago.training.data.base import ArraySplit, DatasetSplits
 from nago.training.data.registry import DATASETS, LoadOptions, load_dataset
 

@@ -1,7 +1,7 @@
 """The dataset registry and :func:`load_dataset`, the one entry point every other module uses.
 
 A registered loader is a callable ``loader(opts: LoadOptions) -> DatasetSplits``; the loader modules
-(``digits``, ``cifar``, ``flowers``, ``folder``, ``imagenet``) register themselves when
+(``digits``, ``cifar``, ``flowers``, ``folder``, ``idx``, ``imagenet``) register themselves when
 ``nago.training.data`` is imported. Nothing is ever downloaded: on-disk datasets need ``root``.
 """
 
@@ -84,10 +84,10 @@ def load_dataset(
 
     Args:
         name: a name in :data:`DATASETS` (``digits``, ``cifar10``, ``cifar100``, ``flowers102``,
-            ``sport8``, ``mit67``, ``imagenet``, ``folder``).
+            ``sport8``, ``mit67``, ``imagenet``, ``folder``, ``idx``, ``mnist``, ``fashion-mnist``).
         root: dataset directory (layouts in each loader's docstring); unused by ``digits``.
         image_size: output side length in pixels; ``None`` keeps the native size (digits 8,
-            CIFAR 32) or uses 224 for the large-image sets (shorter side resized, centre crop).
+            CIFAR 32, IDX 28) or uses 224 for the large-image sets (shorter side resized, centre crop).
         val_fraction: share of the official training split held out (stratified, seeded) as
             ``val``; ignored where the dataset publishes a validation split (flowers102, a
             ``folder`` tree with ``val/``), which ``info`` records.

@@ -131,3 +131,48 @@ def fake_imagenet(tmp_path: Path) -> Path:
             for i in range(n):
                 write_image(root / split / f"n{k:08d}" / f"n{k:08d}_{offset + i}.JPEG", COLOURS[k], offset + 50 * k + i)
     return root
+
+
+def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None) -> Path:
+    """Write uint8 ``array`` as an IDX file (gzipped if ``path`` ends in ``.gz``); ``magic`` overrides the header's."""
+    import gzip
+
+    array = np.asarray(array, dtype=np.uint8)
+    magic = (0x08 << 8) | array.ndim if magic is None else magic
+    header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    payload = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
+    return path
+
+
+def idx_images(labels: np.ndarray, size: int = 6) -> np.ndarray:
+    """Images ``[N, size, size]`` whose pixel (r, c) of image i is ``(10 * label + r + c + i) % 256``."""
+    n = len(labels)
+    grid = np.add.outer(np.arange(size), np.arange(size))
+    return ((10 * labels[:, None, None] + grid[None] + np.arange(n)[:, None, None]) % 256).astype(np.uint8)
+
+
+@pytest.fixture
+def idx_image_maker() -> Callable[..., np.ndarray]:
+    """:func:`idx_images`, the pixel pattern of ``fake_idx``."""
+    return idx_images
+
+
+@pytest.fixture
+def idx_writer() -> Callable[..., Path]:
+    """:func:`write_idx`, for tests that write their own (broken) IDX files."""
+    return write_idx
+
+
+@pytest.fixture
+def fake_idx(tmp_path: Path) -> Path:
+    """``<tmp>/idx`` with 40 training (6x6, labels ``i % 4``, gzipped) and 12 test (plain) images."""
+    root = tmp_path / "idx"
+    train = np.arange(40) % 4
+    test = np.arange(12) % 4
+    write_idx(root / "train-images-idx3-ubyte.gz", idx_images(train))
+    write_idx(root / "train-labels-idx1-ubyte.gz", train)
+    write_idx(root / "t10k-images-idx3-ubyte", idx_images(test))
+    write_idx(root / "t10k-labels-idx1-ubyte", test)
+    return root
