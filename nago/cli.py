@@ -237,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "at the end.")
     se.add_argument("run", metavar="RUN_TOML", help="a run config (runs/*.toml)")
     se.add_argument("--trials", type=int, default=None, help="finished trials the study should end with (default: the run's)")
-    se.add_argument("--strategy", default=None, help="mobo, bohb or random (default: the run's)")
+    from nago.strategies import STRATEGIES  # names only: the strategy modules (torch) load when one runs
+
+    se.add_argument("--strategy", default=None, metavar="NAME",
+                    help=f"search strategy: {', '.join(STRATEGIES.names())} (default: the run's [search] strategy)")
     se.add_argument("--resume", action="store_true", help="continue the study in --out (finished trials are kept)")
     se.add_argument("--seed", type=int, default=None, help="root seed of the study (default: the run's)")
     se.add_argument("--out", default=None, help="run directory (default: runs/out/<run name>)")

@@ -1,11 +1,40 @@
-"""Search strategies (ask/tell), registered by name in :data:`STRATEGIES`."""
+"""Search strategies (ask/tell), registered by name in :data:`STRATEGIES`.
 
-from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.strategies import bohb  # noqa: F401  (registers "bohb")
-from nago.strategies import mobo  # noqa: F401  (registers "mobo")
-from nago.strategies import nao  # noqa: F401  (registers "nao", "nao-cso")
-from nago.strategies import optuna_adapter  # noqa: F401  (registers "optuna-tpe", "optuna-nsga2"; optuna loads lazily)
-from nago.strategies import random  # noqa: F401  (registers "random")
-from nago.strategies import rea  # noqa: F401  (registers "rea")
+Every strategy is declared here lazily (``name -> "module:class"``), so its name is known (``nago
+search --help``, error messages) without importing torch, BoTorch or Optuna; ``STRATEGIES.get(name)``
+imports the module. A new strategy module registers its class with ``@STRATEGIES.register(name)``
+and gets a line below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nago.registry import Registry
+
+if TYPE_CHECKING:
+    from nago.strategies.base import Proposal, Strategy
+
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
+
+for _name, _target in {
+    "bohb": "nago.strategies.bohb:BOHB",
+    "mobo": "nago.strategies.mobo:MOBO",
+    "nao": "nago.strategies.nao:NAO",
+    "nao-cso": "nago.strategies.nao:NAOCSO",
+    "optuna-tpe": "nago.strategies.optuna_adapter:OptunaTPE",
+    "optuna-nsga2": "nago.strategies.optuna_adapter:OptunaNSGA2",
+    "random": "nago.strategies.random:RandomSearch",
+    "rea": "nago.strategies.rea:RegularizedEvolution",
+}.items():
+    STRATEGIES.register_lazy(_name, _target)
 
 __all__ = ["STRATEGIES", "Proposal", "Strategy"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Proposal", "Strategy"):
+        from nago.strategies import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'nago.strategies' has no attribute {name!r}")

@@ -9,11 +9,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from nago.registry import Registry
 from nago.config.space import SearchSpace
+from nago.strategies import STRATEGIES  # noqa: F401  (re-exported: the registry lives in the package, free of torch)
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
-
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 
 
 @dataclass

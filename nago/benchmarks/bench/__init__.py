@@ -37,15 +37,42 @@ def machine() -> dict:
     }
 
 
+class _LazyBenchParser(argparse.ArgumentParser):
+    """A benchmark's sub-parser whose module (torch, BoTorch, ...) is imported only when that
+    benchmark's arguments are parsed or its help is shown, never while the ``nago`` parser is built."""
+
+    def __init__(self, *args, bench_module: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._bench_module = bench_module
+        self._populated = False
+
+    def _populate(self) -> None:
+        if not self._populated:
+            self._populated = True
+            importlib.import_module(self._bench_module).add_arguments(self)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._populate()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._populate()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._populate()
+        return super().format_usage()
+
+
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``nago bench BENCH ...``; each benchmark module is imported only when it is named."""
     from nago.cli import command
 
     b = sub.add_parser("bench", help="run a benchmark and print its figures", description="Benchmarks; see BENCHMARKS.md.")
-    bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True, parser_class=_LazyBenchParser)
     for name, (module, help_text) in BENCHES.items():
-        p = bsub.add_parser(name, help=help_text, description=help_text)
+        p = bsub.add_parser(name, help=help_text, description=help_text, bench_module=module)
         p.add_argument("--json", action="store_true", help="print one JSON object")
-        importlib.import_module(module).add_arguments(p)
 
     @command("bench")
     def _run(args: argparse.Namespace) -> int:
