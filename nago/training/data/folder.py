@@ -50,7 +50,8 @@ def list_class_tree(folder: Path, *, classes: Sequence[str] | None = None) -> tu
         ``(classes, files, labels)``: files sorted by class then path, labels int64 ``[N]``.
 
     Raises:
-        DataError: ``folder`` is missing, has no class folders, holds images outside them, a class
+        DataError: ``folder`` is missing, has no class folders, defines a single class
+            (a classifier needs at least 2), holds images outside them, a class
             folder has no images, or a folder names a class outside ``classes``.
     """
     expected = f"expected {folder}/<class>/<image> with extensions {', '.join(sorted(IMAGE_EXTENSIONS))}"
@@ -76,6 +77,9 @@ def list_class_tree(folder: Path, *, classes: Sequence[str] | None = None) -> tu
             raise DataError(f"class folder {folder / name} contains no images; {expected}")
         files += found
         labels += [index[name]] * len(found)
+    if len(classes) == 1:  # would train to 100 % accuracy and say nothing
+        raise DataError(f"{folder} has a single class folder ({names[0]!r}); a classifier needs at least 2 classes. "
+                        f"If {folder / names[0]} holds the class folders, use it as the root; {expected}")
     return classes, files, np.asarray(labels, dtype=np.int64)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -274,3 +275,24 @@ def test_max_train_decodes_only_the_subset(fake_sport8: Path) -> None:
     ds = load_dataset("sport8", root=fake_sport8, image_size=8, max_train=6)
     assert len(ds.train) == 6 and np.array_equal(np.bincount(ds.train.labels), [2, 2, 2])
     assert np.load(ds.info["cache"]["train"], mmap_mode="r").shape[0] == 6
+
+
+
+@pytest.mark.parametrize("layout", ["plain", "train_test", "nested", "sport8", "mit67"])
+def test_a_single_class_tree_is_refused_naming_the_folder(tmp_path: Path, tree_writer, layout: str) -> None:
+    """One class folder would train to 100 % accuracy without a word: refused, naming the folder."""
+    root = tmp_path / "data"
+    tree = {"plain": root, "train_test": root / "train", "nested": root, "sport8": root / "event_img",
+            "mit67": root / "Images"}[layout]
+    if layout == "nested":  # the root one level too high: its only "class" is the folder of class folders
+        tree_writer(root / "images", per_class=3, classes=2)
+        only = "images"
+    else:
+        tree_writer(tree, per_class=3, classes=1)
+        only = "class0"
+    if layout == "train_test":
+        tree_writer(root / "test", per_class=2, classes=1)
+    name = {"sport8": "sport8", "mit67": "mit67"}.get(layout, "folder")
+    with pytest.raises(DataError, match=f"{re.escape(str(tree))} has a single class folder \\('{only}'\\)") as info:
+        load_dataset(name, root=root, image_size=8)
+    assert "at least 2 classes" in str(info.value)
