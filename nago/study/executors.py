@@ -10,8 +10,9 @@ interface is concurrent.futures-shaped but poll-based, so one driver loop can wa
     ex.cancel(h); ex.shutdown()
 
 A task's exception comes back as ``error`` (its ``repr``); a worker that dies without answering
-(OOM killer, segfault, ``kill -9``) comes back as a :class:`WorkerDied` error, so the driver can
-re-queue or fail the trial. Backends:
+(OOM killer, segfault, ``kill -9``) comes back as a :class:`Done` with ``died=True`` and ``error``
+saying how (nothing is raised), so the driver can re-queue or fail the trial (the Study re-queues
+it once, then fails it as ``killed``). Backends:
 
 * ``inline``: runs the task in the driver's process during :meth:`poll` (capacity 1; the CPU
   default, no start-up cost).
@@ -41,10 +42,6 @@ from nago.registry import Registry
 EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 
 
-class WorkerDied(NagoError):
-    """The process running a task ended without returning (killed, crashed, out of host memory)."""
-
-
 @dataclass(frozen=True)
 class Handle:
     id: int
@@ -52,7 +49,16 @@ class Handle:
 
 @dataclass
 class Done:
-    """A finished task: ``value`` when it returned, ``error`` (a message) when it raised or died."""
+    """A finished task, as :meth:`Executor.poll` returns it.
+
+    Attributes:
+        handle: the task's handle from :meth:`Executor.submit`.
+        value: what the task returned (``None`` when it raised or died).
+        error: ``None`` when the task returned; else a message: the exception (``"ValueError: bad x"``)
+            or how the worker died (``"worker process died with exit code -9"``).
+        died: ``True`` when the process running the task ended without answering (killed, crashed,
+            out of host memory); ``False`` when it returned or raised.
+    """
 
     handle: Handle
     value: Any = None

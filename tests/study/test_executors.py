@@ -163,3 +163,15 @@ def test_bad_slots():
         EXECUTORS.get("local")(slots=0)
     with pytest.raises(ConfigError, match="unknown executor 'gpu'"):
         EXECUTORS.get("gpu")
+
+
+def test_a_dead_worker_is_a_done_with_died_not_an_exception():
+    """The module's contract: death is reported by ``Done.died`` (nothing is raised, no WorkerDied type)."""
+    import nago.study.executors as executors
+
+    assert not hasattr(executors, "WorkerDied")
+    assert "died=True" in executors.__doc__ and "WorkerDied" not in executors.__doc__
+    with EXECUTORS.get("local")(slots=1, threads=1) as ex:
+        ex.submit(suicide, 0)
+        (d,) = collect(ex, 1)
+    assert d.died and d.value is None and d.error == "worker process died with exit code -9"
