@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from nago.errors import ConfigError
+from nago.strategies._options import option_error
 from nago.study.trial import Trial, TrialState
 
 _EPS = 1e-9
@@ -49,14 +50,11 @@ class HyperbandSchedule:
 
     def __post_init__(self) -> None:
         if not self.min_budget > 0:
-            raise ConfigError(f"bohb option 'min_budget': got {self.min_budget!r}; allowed: a number > 0 (epochs)")
+            raise option_error("bohb", "min_budget", self.min_budget, "a number > 0 (epochs)")
         if not self.max_budget >= self.min_budget:
-            raise ConfigError(
-                f"bohb option 'max_budget': got {self.max_budget!r}; "
-                f"allowed: a number >= min_budget ({self.min_budget})"
-            )
+            raise option_error("bohb", "max_budget", self.max_budget, f"a number >= min_budget ({self.min_budget})")
         if not self.eta > 1:
-            raise ConfigError(f"bohb option 'eta': got {self.eta!r}; allowed: a number > 1")
+            raise option_error("bohb", "eta", self.eta, "a number > 1")
 
     @property
     def s_max(self) -> int:

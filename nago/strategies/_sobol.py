@@ -15,40 +15,11 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-import numpy as np
-
-from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.study.trial import Trial
 
 _CHUNK = 64  # Sobol points drawn per round while looking for novel configs
 _MAX_DRAWS = 20_000  # give up (space exhausted) after this many consecutive points
-
-
-def require_searchable(space: SearchSpace, strategy: str) -> None:
-    """Raise :class:`ConfigError` if ``space`` has nothing to search (every parameter fixed)."""
-    if space.dim == 0:
-        raise ConfigError(
-            f"strategy {strategy!r}: space {space.name!r} has no searchable parameter (all are fixed); "
-            "allowed: a space with at least one int, float or categorical parameter"
-        )
-
-
-def check_options(strategy: str, options: dict[str, Any], allowed: Iterable[str]) -> None:
-    """Raise :class:`ConfigError` naming unknown option keys and the allowed ones."""
-    allowed = sorted(allowed)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"strategy {strategy!r}: unknown option(s) {unknown}; allowed: {', '.join(allowed) or '(none)'}"
-        )
-
-
-def int_option(strategy: str, name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int; :class:`ConfigError` naming the strategy, option, value and bound otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"strategy {strategy!r}: option {name!r} got {value!r}; allowed: an integer >= {minimum}")
-    return int(value)
 
 
 def seen_keys(space: SearchSpace, trials: Iterable[Trial]) -> set[tuple]:

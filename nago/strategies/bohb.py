@@ -30,8 +30,11 @@ from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies._hyperband import HyperbandSchedule, check_budgets, group_by_rung, ready_promotions
 from nago.strategies._kde import ProductKDE
+from nago.strategies._options import (check_unknown, choice_option, float_option, int_option, option_error,
+                                      require_searchable)
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
+from nago.warnings import SpaceExhaustedWarning
 
 _DEFAULTS: dict[str, Any] = {
     "eta": 2,
@@ -46,16 +49,6 @@ _DEFAULTS: dict[str, Any] = {
 }
 _ALLOWED = sorted({"min_budget", "max_budget", *_DEFAULTS})
 _MAX_DRAWS = 1000  # uniform draws before a space counts as exhausted
-
-
-def _number(name: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False) -> float:
-    """Validate a numeric option in ``[low, high]`` (``(low, high]`` if ``open_low``)."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        v = float(value)
-        if (v > low if open_low else v >= low) and v <= high and not math.isnan(v):
-            return v
-    span = f"{'(' if open_low else '['}{low}, {high}]"
-    raise ConfigError(f"bohb option {name!r}: got {value!r}; allowed: a number in {span}")
 
 
 @STRATEGIES.register("bohb")
@@ -89,23 +82,20 @@ class BOHB(Strategy):
         **options: Any,
     ) -> None:
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, **options)
-        unknown = sorted(set(options) - set(_ALLOWED))
-        if unknown:
-            raise ConfigError(f"unknown bohb option(s) {unknown}; allowed: {', '.join(_ALLOWED)}")
-        if space.dim == 0:
-            raise ConfigError(f"space {space.name!r} has no searchable parameter; bohb needs at least one")
+        check_unknown("bohb", options, _ALLOWED)
+        require_searchable(space, "bohb")
         opts = {**_DEFAULTS, **options}
-        eta = _number("eta", opts["eta"], 1, open_low=True)
+        eta = float_option("bohb", "eta", opts["eta"], 1, open_low=True)
         if opts.get("max_budget", fidelity) is None:
-            raise ConfigError("bohb needs option 'max_budget' (epochs) or a run fidelity; got neither")
-        max_budget = _number("max_budget", opts.get("max_budget", fidelity), 0, open_low=True)
-        min_budget = _number("min_budget", opts.get("min_budget", max_budget / eta**2), 0, open_low=True)
+            raise option_error("bohb", "max_budget", None, "a number of epochs > 0 (needed when the run sets no fidelity)")
+        max_budget = float_option("bohb", "max_budget", opts.get("max_budget", fidelity), 0, open_low=True)
+        min_budget = float_option("bohb", "min_budget", opts.get("min_budget", max_budget / eta**2), 0, open_low=True)
         self.schedule = HyperbandSchedule(min_budget=min_budget, max_budget=max_budget, eta=eta)
-        self.random_fraction = _number("random_fraction", opts["random_fraction"], 0, 1)
-        self.top_n_percent = _number("top_n_percent", opts["top_n_percent"], 0, 100, open_low=True)
-        self.num_samples = int(_number("num_samples", opts["num_samples"], 1))
-        self.bandwidth_factor = _number("bandwidth_factor", opts["bandwidth_factor"], 0, open_low=True)
-        self.min_bandwidth = _number("min_bandwidth", opts["min_bandwidth"], 0, open_low=True)
+        self.random_fraction = float_option("bohb", "random_fraction", opts["random_fraction"], 0, 1)
+        self.top_n_percent = float_option("bohb", "top_n_percent", opts["top_n_percent"], 0, 100, open_low=True)
+        self.num_samples = int_option("bohb", "num_samples", opts["num_samples"], 1)
+        self.bandwidth_factor = float_option("bohb", "bandwidth_factor", opts["bandwidth_factor"], 0, open_low=True)
+        self.min_bandwidth = float_option("bohb", "min_bandwidth", opts["min_bandwidth"], 0, open_low=True)
         self.metric, self.weights = self._parse_target(opts["metric"], opts["scalarisation"], opts["weights"])
         self._kde_levels = [p.levels if p.type == "categorical" else None for p in space.searchable]
 
@@ -115,31 +105,28 @@ class BOHB(Strategy):
         """Validate the ranking options: ``(objective, None)`` or ``(None, weights [m])``."""
         names = [o.name for o in self.objectives]
         if not names:
-            raise ConfigError("bohb needs at least one objective, e.g. 'val_acc:max'")
+            raise ConfigError("strategy 'bohb' needs at least one objective, e.g. 'val_acc:max'")
+        scalarisation = choice_option("bohb", "scalarisation", scalarisation, ("metric", "weighted"))
         if scalarisation == "metric":
             if weights is not None:
-                raise ConfigError("bohb option 'weights' needs scalarisation = \"weighted\"")
+                raise option_error("bohb", "weights", weights, 'none unless scalarisation = "weighted"')
             name = names[0] if metric is None else metric
             if name not in names:
-                raise ConfigError(f"bohb option 'metric': got {metric!r}; allowed: one of the objectives {names}")
+                raise option_error("bohb", "metric", metric, f"one of the objectives {names}")
             return self.objectives[names.index(name)], None
-        if scalarisation != "weighted":
-            raise ConfigError(f"bohb option 'scalarisation': got {scalarisation!r}; allowed: 'metric', 'weighted'")
         if metric is not None:
-            raise ConfigError("bohb option 'metric' cannot be combined with scalarisation = \"weighted\"")
+            raise option_error("bohb", "metric", metric, 'none with scalarisation = "weighted"')
         if isinstance(weights, dict):
             extra = sorted(set(weights) - set(names))
             if extra:
-                raise ConfigError(f"bohb option 'weights' names {extra}, which are not objectives; allowed: {names}")
+                raise option_error("bohb", "weights", weights, f"objective names only; {extra} are not objectives {names}")
             weights = [weights.get(n, 0.0) for n in names]
         if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
-            raise ConfigError(
-                f"bohb option 'weights': got {weights!r}; allowed: {len(names)} numbers (one per objective "
-                f"{names}) or a {{name: weight}} table"
-            )
-        w = np.array([_number("weights", v, 0) for v in weights])
+            raise option_error("bohb", "weights", weights,
+                               f"{len(names)} numbers (one per objective {names}) or a {{name: weight}} table")
+        w = np.array([float_option("bohb", "weights", v, 0) for v in weights])
         if not w.sum() > 0:
-            raise ConfigError(f"bohb option 'weights': got {weights!r}; at least one weight must be > 0")
+            raise option_error("bohb", "weights", weights, "non-negative numbers, at least one > 0")
         return None, w
 
     # -- ranking -----------------------------------------------------------------------------
@@ -247,7 +234,7 @@ class BOHB(Strategy):
                 warnings.warn(
                     f"bohb: the space {self.space.name!r} looks exhausted ({len(seen)} distinct configs seen); "
                     f"returning {len(out)} of {n} proposals",
-                    RuntimeWarning,
+                    SpaceExhaustedWarning,
                     stacklevel=2,
                 )
                 break

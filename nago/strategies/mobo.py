@@ -28,7 +28,7 @@ How an ask works:
      the one-exchange neighbours of the best observed ones. Exact, and never a repeat.
 4. Candidates whose config was already seen (told, pending, or earlier in the batch) are dropped and
    the batch is filled from Sobol. Any exception in fitting or optimising (``ModelFittingError``,
-   NotPSD, NaN, ...) warns with :class:`SurrogateFallbackWarning` and the whole ask falls back to
+   NotPSD, NaN, ...) warns with :class:`~nago.warnings.SurrogateFallbackWarning` and the whole ask falls back to
    Sobol: a study never ends because of the GP.
 
 Reference point of the hypervolume (option ``ref_point``, raw metric units, one per objective), else
@@ -61,16 +61,14 @@ from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
-from nago.strategies._sobol import check_options, int_option, novel_sobol, pending_unit, require_searchable, seen_keys
+from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
+from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial
+from nago.warnings import SpaceExhaustedWarning, SurrogateFallbackWarning
 
 ACQUISITIONS = ("qlognehvi", "qlognparego")
 WARPS = ("half-rank-log", "none")
-
-
-class SurrogateFallbackWarning(UserWarning):
-    """The surrogate could not be fitted or optimised; this ask fell back to Sobol points."""
 
 
 @STRATEGIES.register("mobo")
@@ -122,7 +120,7 @@ class MOBO(Strategy):
         features: str | None = None,
         **unknown: Any,
     ) -> None:
-        check_options(
+        check_unknown(
             "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features")
         )
         require_searchable(space, "mobo")
@@ -133,19 +131,13 @@ class MOBO(Strategy):
             features=features,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
-        self.acquisition = str(acquisition).lower()
-        if self.acquisition not in ACQUISITIONS:
-            raise ConfigError(
-                f"strategy 'mobo': option 'acquisition' got {acquisition!r}; allowed: {', '.join(ACQUISITIONS)}"
-            )
+        self.acquisition = choice_option("mobo", "acquisition", acquisition, ACQUISITIONS)
         self.ref_point = None if ref_point is None else self._parse_ref_point(ref_point)
         self.num_restarts = int_option("mobo", "num_restarts", num_restarts)
         self.raw_samples = int_option("mobo", "raw_samples", raw_samples, self.num_restarts)
         self.mc_samples = int_option("mobo", "mc_samples", mc_samples)
         self.max_candidates = int_option("mobo", "max_candidates", max_candidates)
-        self.warp = str(warp).lower()
-        if self.warp not in WARPS:
-            raise ConfigError(f"strategy 'mobo': option 'warp' got {warp!r}; allowed: {', '.join(WARPS)}")
+        self.warp = choice_option("mobo", "warp", warp, WARPS)
         self.features = None if features is None else GP_FEATURES.get(str(features))(space)
         self._setup_domain()
 
@@ -210,7 +202,7 @@ class MOBO(Strategy):
             warnings.warn(
                 f"mobo: the space {self.space.name!r} looks exhausted ({len(exclude)} distinct configs seen); "
                 f"returning {len(out)} of {n} proposals",
-                RuntimeWarning,
+                SpaceExhaustedWarning,
                 stacklevel=2,
             )
         return out

@@ -15,7 +15,7 @@ How an ask works (model and method in :mod:`nago.nao`):
    ``top_k`` complete trials by the same scalarisation of their standardised observed values; the
    search (gradient ascent or CSO) decodes candidates, drops seen ones, re-scores them with the
    predictor and the best becomes the proposal.
-4. If training or search raises, the ask warns with :class:`SurrogateFallbackWarning` and falls back to
+4. If training or search raises, the ask warns with :class:`~nago.warnings.SurrogateFallbackWarning` and falls back to
    Sobol points (as ``mobo`` does); if the search finds too few novel configs, Sobol fills the batch.
 
 ``info`` of a proposal: ``{"source": "sobol" | "fallback" | "nao" | "nao-cso", "predicted": score,
@@ -30,33 +30,21 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from nago.errors import ConfigError
 from nago.nao.encoders import ENCODERS
 from nago.nao.encoding import TokenCodec
 from nago.nao.model import RANKINGS, NAOModel
 from nago.nao.search import SCALARIZATIONS, gradient_ascent, random_weights, scalarize, swarm_search
 from nago.config.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
-from nago.strategies._sobol import check_options, int_option, novel_sobol, require_searchable, seen_keys
+from nago.strategies._options import (check_unknown, choice_option, float_option, fraction_option, int_option,
+                                      require_searchable)
+from nago.strategies._sobol import novel_sobol, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.strategies.mobo import SurrogateFallbackWarning
 from nago.study.trial import ObjectiveSpec, Trial
+from nago.warnings import SpaceExhaustedWarning, SurrogateFallbackWarning
 
 _COMMON = ("n_init", "refit_every", "encoder", "ranking", "hidden", "steps", "bins", "trade_off", "top_k",
            "scalarization")
-
-
-def _choice(strategy: str, name: str, value: Any, allowed: Sequence[str]) -> str:
-    v = str(value).lower()
-    if v not in allowed:
-        raise ConfigError(f"strategy {strategy!r}: option {name!r} got {value!r}; allowed: {', '.join(allowed)}")
-    return v
-
-
-def _fraction(strategy: str, name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"strategy {strategy!r}: option {name!r} got {value!r}; allowed: a number in [{low}, {high}]")
-    return float(value)
 
 
 @STRATEGIES.register("nao")
@@ -111,19 +99,19 @@ class NAO(Strategy):
     ) -> None:
         name = self.name
         defaults = self._defaults()
-        check_options(name, {k: v for k, v in extra.items() if k not in defaults}, (*_COMMON, *defaults))
+        check_unknown(name, {k: v for k, v in extra.items() if k not in defaults}, (*_COMMON, *defaults))
         require_searchable(space, name)
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity)
         self.n_init = max(10, 2 * (space.dim + 1)) if n_init is None else int_option(name, "n_init", n_init, 2)
         self.refit_every = int_option(name, "refit_every", refit_every)
-        self.encoder = _choice(name, "encoder", encoder, ENCODERS)
-        rk = _choice(name, "ranking", ranking, (*RANKINGS, "none"))
+        self.encoder = choice_option(name, "encoder", encoder, ENCODERS)
+        rk = choice_option(name, "ranking", "none" if ranking is None else ranking, (*RANKINGS, "none"))
         self.ranking = None if rk == "none" else rk
         self.hidden = int_option(name, "hidden", hidden, 4)
         self.steps = int_option(name, "steps", steps)
-        self.trade_off = _fraction(name, "trade_off", trade_off, 0.0, 1.0)
+        self.trade_off = fraction_option(name, "trade_off", trade_off)
         self.top_k = int_option(name, "top_k", top_k)
-        self.scalarization = _choice(name, "scalarization", scalarization, SCALARIZATIONS)
+        self.scalarization = choice_option(name, "scalarization", scalarization, SCALARIZATIONS)
         self.codec = TokenCodec(space=space, bins=int_option(name, "bins", bins, 2))
         self.search_options = self._search_options({**defaults, **extra})
         NAOModel(codec=self.codec, encoder=self.encoder, hidden=self.hidden, ranking=self.ranking)  # checks options
@@ -137,7 +125,7 @@ class NAO(Strategy):
         return {"step": 0.05, "max_steps": 50, "pool": 100}
 
     def _search_options(self, o: dict[str, Any]) -> dict[str, Any]:
-        return {"step": _fraction(self.name, "step", o["step"], 1e-6, 10.0),
+        return {"step": float_option(self.name, "step", o["step"], 0.0, 10.0, open_low=True),
                 "max_steps": int_option(self.name, "max_steps", o["max_steps"]),
                 "pool": int_option(self.name, "pool", o["pool"])}
 
@@ -170,7 +158,7 @@ class NAO(Strategy):
             out.append(Proposal(config, self.fidelity, {**sobol_info, "sobol_index": i}))
         if len(out) < n:
             warnings.warn(f"{self.name}: the space {self.space.name!r} looks exhausted ({len(exclude)} distinct "
-                          f"configs seen); returning {len(out)} of {n} proposals", RuntimeWarning, stacklevel=2)
+                          f"configs seen); returning {len(out)} of {n} proposals", SpaceExhaustedWarning, stacklevel=2)
         return out
 
     def _model(self, train: list[Trial]) -> NAOModel:
@@ -226,7 +214,7 @@ class NAOCSO(NAO):
     def _search_options(self, o: dict[str, Any]) -> dict[str, Any]:
         return {"population": int_option(self.name, "population", o["population"], 2),
                 "generations": int_option(self.name, "generations", o["generations"]),
-                "phi": _fraction(self.name, "phi", o["phi"], 0.0, 1.0)}
+                "phi": fraction_option(self.name, "phi", o["phi"])}
 
     def _search(self, model: NAOModel, seeds: torch.Tensor, exclude: set, weights: torch.Tensor,
                 rng: np.random.Generator) -> tuple[list, str]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace
-from nago.strategies._sobol import require_searchable
+from nago.strategies._options import check_unknown, require_searchable
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 
@@ -74,10 +74,7 @@ class OptunaStrategy(Strategy):
         require_searchable(space, self.name)
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, **options)
         self._sampler_cls = getattr(optuna.samplers, self.sampler_name)
-        allowed = sorted(set(inspect.signature(self._sampler_cls.__init__).parameters) - {"self", "seed"})
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise ConfigError(f"strategy {self.name!r}: unknown option(s) {unknown}; allowed: {', '.join(allowed)}")
+        check_unknown(self.name, options, set(inspect.signature(self._sampler_cls.__init__).parameters) - {"self", "seed"})
         self.sampler_options = {**self.defaults, **options}
         self.distributions = {p.name: self._distribution(optuna, p) for p in space.searchable}
         self.directions = ["maximize" if o.maximize else "minimize" for o in self.objectives]

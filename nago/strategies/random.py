@@ -12,9 +12,11 @@ import warnings
 from typing import Any, Sequence
 
 from nago.config.space import SearchSpace
-from nago.strategies._sobol import check_options, novel_sobol, require_searchable, seen_keys
+from nago.strategies._options import check_unknown, require_searchable
+from nago.strategies._sobol import novel_sobol, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial
+from nago.warnings import SpaceExhaustedWarning
 
 
 @STRATEGIES.register("random")
@@ -42,7 +44,7 @@ class RandomSearch(Strategy):
         fidelity: float | None = None,
         **options: Any,
     ) -> None:
-        check_options("random", options, ())
+        check_unknown("random", options, ())
         require_searchable(space, "random")
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity)
 
@@ -53,7 +55,7 @@ class RandomSearch(Strategy):
             warnings.warn(
                 f"random: the space {self.space.name!r} looks exhausted ({len(exclude)} distinct configs seen); "
                 f"returning {len(found)} of {n} proposals",
-                RuntimeWarning,
+                SpaceExhaustedWarning,
                 stacklevel=2,
             )
         return [Proposal(c, self.fidelity, {"source": "sobol", "sobol_index": i}) for c, i in found]

@@ -25,13 +25,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nago.errors import ConfigError
 from nago.analysis.pareto import non_dominated
 from nago.config.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
-from nago.strategies._sobol import check_options, int_option, novel_sobol, require_searchable, seen_keys
+from nago.strategies._options import check_unknown, int_option, option_error, require_searchable
+from nago.strategies._sobol import novel_sobol, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial
+from nago.warnings import SpaceExhaustedWarning
 
 
 @STRATEGIES.register("rea")
@@ -65,15 +66,14 @@ class RegularizedEvolution(Strategy):
         max_retries: int = 20,
         **unknown: Any,
     ) -> None:
-        check_options("rea", unknown, ("population", "sample_size", "max_retries"))
+        check_unknown("rea", unknown, ("population", "sample_size", "max_retries"))
         require_searchable(space, "rea")
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, population=population,
                          sample_size=sample_size, max_retries=max_retries)
         self.population = int_option("rea", "population", population, 2)
         self.sample_size = int_option("rea", "sample_size", sample_size, 1)
         if self.sample_size > self.population:
-            raise ConfigError(f"strategy 'rea': option 'sample_size' got {sample_size}; allowed: at most "
-                              f"population ({self.population})")
+            raise option_error("rea", "sample_size", sample_size, f"at most population ({self.population})")
         self.max_retries = int_option("rea", "max_retries", max_retries, 1)
 
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
@@ -97,7 +97,7 @@ class RegularizedEvolution(Strategy):
             out.append(Proposal(config, self.fidelity, {"source": "sobol", "reason": reason, "sobol_index": i}))
         if len(out) < n:
             warnings.warn(f"rea: the space {self.space.name!r} looks exhausted ({len(exclude)} distinct configs seen); "
-                          f"returning {len(out)} of {n} proposals", RuntimeWarning, stacklevel=2)
+                          f"returning {len(out)} of {n} proposals", SpaceExhaustedWarning, stacklevel=2)
         return out
 
     def _child(self, alive: list[Trial], rng: np.random.Generator, exclude: set) -> tuple[dict, Trial] | None:

@@ -9,9 +9,9 @@ import pytest
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
-from nago.strategies.mobo import SurrogateFallbackWarning
 from nago.objectives.table import load_table_space
 from nago.study.trial import Trial, TrialState, parse_objectives
+from nago.warnings import SurrogateFallbackWarning
 
 from _paths import SPACES
 
@@ -74,6 +74,8 @@ def test_model_failure_falls_back_to_sobol(monkeypatch):
     ("nao-cso", "nb201", {"step": 0.1}, "unknown option"),
     ("nao-cso", "nb201", {"phi": 2}, "option 'phi'"),
     ("nao", "hnag", {"trade_off": 1.5}, "option 'trade_off'"),
+    ("nao", "nb201", {"step": 0}, r"strategy 'nao': option 'step' got 0; allowed: a number in \(0, 10\]"),
+    ("nao", "nb201", {"encoder": None}, "option 'encoder' got None; allowed: lstm, transformer, gnn"),
 ])
 def test_bad_options(name, space, options, match):
     space = SearchSpace.from_toml(SPACES / f"{space}.toml")

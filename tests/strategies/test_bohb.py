@@ -14,6 +14,7 @@ from nago.strategies import STRATEGIES
 from nago.strategies._hyperband import HyperbandSchedule
 from nago.strategies.bohb import BOHB
 from nago.study.trial import Trial, TrialState, parse_objectives
+from nago.warnings import SpaceExhaustedWarning
 
 SPACE = SearchSpace.from_dict(
     {
@@ -299,10 +300,10 @@ def test_exhausted_space_returns_fewer_and_warns_but_still_promotes() -> None:
     first = [Trial(id=i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info) for i, p in enumerate(s.ask(5))]
     assert sorted(t.config["k"] for t in first) == [0, 1, 2, 3, 4]  # bracket 0 (4@1) + one of bracket 1
     s.tell([])
-    with pytest.warns(RuntimeWarning, match="exhausted"):
+    with pytest.warns(SpaceExhaustedWarning, match="exhausted"):
         assert s.ask(2, pending=first) == []
     s.tell([finish(t, evaluate(t.config, t.fidelity)) for t in first])
-    with pytest.warns(RuntimeWarning, match="exhausted"):
+    with pytest.warns(SpaceExhaustedWarning, match="exhausted"):
         ps = s.ask(3)
     best = sorted(first[:4], key=lambda t: -t.config["k"])[:2]
     assert [(p.info["rung"], p.info["parent"], p.fidelity) for p in ps] == [(1, t.id, 2) for t in best]
@@ -312,7 +313,10 @@ def test_exhausted_space_returns_fewer_and_warns_but_still_promotes() -> None:
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"etta": 2}, "unknown bohb option"),
+        ({"etta": 2}, r"strategy 'bohb': unknown option\(s\) \['etta'\]; allowed: .*eta"),
+        ({"eta": "2"}, "strategy 'bohb': option 'eta' got '2'; allowed: a number > 1"),
+        ({"num_samples": 2.5}, "option 'num_samples' got 2.5; allowed: an integer >= 1"),
+        ({"random_fraction": float("nan")}, "option 'random_fraction' got nan; allowed: a number in \\[0, 1\\]"),
         ({"fidelity": None}, "max_budget"),
         ({"eta": 1}, "'eta'"),
         ({"eta": True}, "'eta'"),

@@ -20,6 +20,7 @@ from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES, Proposal, Strategy
 from nago.study.trial import Trial, TrialState, parse_objectives
+from nago.warnings import SpaceExhaustedWarning
 
 # Settings per strategy for these tests (small model budgets keep the suite fast).
 KWARGS: dict[str, dict[str, Any]] = {
@@ -154,17 +155,20 @@ def test_seed_matters(name):
 def test_small_discrete_space_never_repeats(name):
     s = make(name, space=TINY)
     history: list[Trial] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # exhaustion is announced with a warning
-        for _ in range(6):
-            s.tell(history)
+    for _ in range(6):
+        s.tell(history)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             batch = s.ask(2)
-            check_batch(TINY, batch, history, [], getattr(s, "allows_repeats", False))
-            for p in batch:
-                tid = len(history)
-                t = Trial(id=tid, config=p.config, seed=tid, fidelity=p.fidelity, info=p.info)
-                t.state, t.metrics = TrialState.COMPLETE, {"acc": float(p.config["n"]), "mem": float(tid)}
-                history.append(t)
+        exhausted = [w for w in caught if issubclass(w.category, SpaceExhaustedWarning)]
+        assert bool(exhausted) == (len(batch) < 2), [str(w.message) for w in caught]  # fewer <=> announced
+        assert all(issubclass(w.category, RuntimeWarning) for w in exhausted)  # RuntimeWarning filters still apply
+        check_batch(TINY, batch, history, [], getattr(s, "allows_repeats", False))
+        for p in batch:
+            tid = len(history)
+            t = Trial(id=tid, config=p.config, seed=tid, fidelity=p.fidelity, info=p.info)
+            t.state, t.metrics = TrialState.COMPLETE, {"acc": float(p.config["n"]), "mem": float(tid)}
+            history.append(t)
 
 
 @pytest.mark.parametrize("name", NAMES)

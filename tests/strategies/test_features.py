@@ -8,9 +8,10 @@ from nago.errors import ConfigError
 from nago.benchmarks.nb201 import OPS, PATH_SEQUENCES, path_features
 from nago.config.space import SearchSpace
 from nago.strategies._features import GP_FEATURES, FeatureKernel
-from nago.strategies.mobo import MOBO, SurrogateFallbackWarning
+from nago.strategies.mobo import MOBO
 from nago.objectives.table import load_table_space
 from nago.study.trial import Trial, TrialState
+from nago.warnings import SurrogateFallbackWarning
 
 NONE, SKIP, C1, C3, POOL = OPS
 

@@ -18,9 +18,10 @@ from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies._gp import infer_ref_point, observed_noise
-from nago.strategies.mobo import MOBO, SurrogateFallbackWarning
+from nago.strategies.mobo import MOBO
 from nago.strategies.random import RandomSearch
 from nago.study.trial import Trial, TrialState, parse_objectives
+from nago.warnings import SpaceExhaustedWarning, SurrogateFallbackWarning
 
 SPACE = SearchSpace.from_dict(
     {
@@ -272,7 +273,7 @@ def test_all_discrete_space_covers_it_without_repeats():
     s = MOBO(space=tiny, objectives=OBJ, n_init=3, **FAST)
     done: list[Trial] = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", SpaceExhaustedWarning)
         for _ in range(5):
             s.tell(done)
             for p in s.ask(2):
@@ -355,6 +356,7 @@ def test_discrete_candidates_enumerate_or_sample_around_anchors():
         ({"n_inits": 5}, "unknown option.*n_inits"),
         ({"max_candidates": 0}, "'max_candidates' got 0; allowed: an integer >= 1"),
         ({"warp": "log"}, "'warp' got 'log'; allowed: half-rank-log, none"),
+        ({"acquisition": 3}, "strategy 'mobo': option 'acquisition' got 3; allowed: qlognehvi, qlognparego"),
         ({"features": "paths"}, "unknown GP feature map 'paths'; allowed: nb201-paths"),
         ({"features": "nb201-paths"}, "'nb201-paths': space .* must have 6 categorical dimensions"),
     ],

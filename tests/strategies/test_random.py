@@ -10,6 +10,7 @@ from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
 from nago.strategies.random import RandomSearch
 from nago.study.trial import Trial, TrialState, parse_objectives
+from nago.warnings import SpaceExhaustedWarning
 
 SPACE = SearchSpace.from_dict(
     {
@@ -74,12 +75,12 @@ def test_exhausted_space_returns_fewer_and_warns():
     s = RandomSearch(space=tiny, objectives=OBJ, seed=0)
     seen = [p.config for p in s.ask(3)]
     s.tell(trials(seen))
-    with pytest.warns(RuntimeWarning, match="exhausted"):
+    with pytest.warns(SpaceExhaustedWarning, match="exhausted"):
         last = s.ask(3)
     assert len(last) == 1
     assert {tiny.key(c) for c in seen + [last[0].config]} == {(0, "a"), (0, "b"), (1, "a"), (1, "b")}
     s.tell(trials(seen + [last[0].config]))
-    with pytest.warns(RuntimeWarning, match="exhausted"):
+    with pytest.warns(RuntimeWarning, match="exhausted"):  # still a RuntimeWarning, as before
         assert s.ask(2) == []
 
 
