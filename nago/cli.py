@@ -35,25 +35,27 @@ def _print_json(obj: Any) -> None:
 def sample_network(path: str, *, assignments: Sequence[str] = (), seed: int = 0, param_limit: float | None = None,
                    image_size: int | None = None, classes: int | None = None, channels: int | None = None) -> dict[str, Any]:
     """Sample one network from a space or run file; returns its summary, sizes and costs."""
+    import dataclasses
+
     import numpy as np
 
     from nago.generator.hnag import generate
-    from nago.generator.model import build_model
     from nago.generator.profile import profile
-    from nago.config.run import load_space_or_run
+    from nago.config.run import ModelSection, load_space_or_run
     from nago.config.space import parse_assignments
 
     space, run = load_space_or_run(path)
     drawn = space.sample(np.random.default_rng(seed), 1)[0]
     config = space.validate({**drawn, **parse_assignments(assignments)})
     c, size, k = run.shape() if run else (3, 32, 10)
-    model_cfg = run.model if run else {}
-    limit = param_limit if param_limit is not None else float(model_cfg.get("param_limit", 4e6))
+    model = run.model if run else ModelSection()
+    if param_limit is not None:
+        model = dataclasses.replace(model, param_limit=param_limit)
+    limit = model.param_limit
     channels = channels or c
     size = image_size or size
     spec = generate(config, seed)
-    net = build_model(spec, in_channels=channels, image_size=size, num_classes=classes or k, param_limit=limit,
-                      head_width=int(model_cfg.get("head_width", 1280)))
+    net = model.build(spec, in_channels=channels, image_size=size, num_classes=classes or k, seed=seed)
     prof = profile(net, (channels, size, size))
     summary = spec.summary()
     return {
@@ -102,7 +104,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     run = RunConfig.from_toml(args.run)
     config = run.space.validate(parse_assignments(args.set), partial=True)
     objective = build_objective(run, data_root=args.data_root, device=args.device, samples=args.samples,
-                                progress=False if args.json else None)
+                                progress=False if args.json else None, evaluate_test=True)
     seed = run.seed if args.seed is None else args.seed
     try:
         result = objective(config, seed=seed, fidelity=args.epochs)
@@ -148,8 +150,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     executor = build_executor(run, name=args.executor, workers=args.workers)
     study = study_from_run(run, out=args.out, strategy=args.strategy, seed=args.seed, resume=args.resume,
                            assignments=parse_assignments(args.set), data_root=args.data_root, device=args.device)
-    trials = args.trials if args.trials is not None else int(run.search.get("trials", 20))
-    limit = args.time_limit if args.time_limit is not None else (run.search.get("time_limit_s") or None)
+    trials = args.trials if args.trials is not None else run.search.trials
+    limit = args.time_limit if args.time_limit is not None else run.search.time_limit_s
     print(f"nago: study {study.name} in {study.run_dir} ({study.strategy_name}, objectives "
           f"{', '.join(map(str, study.objectives))}, {trials} trials)", file=sys.stderr)
     try:
@@ -189,8 +191,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for key in ("generator", "arch", "model"):
         print(f"  {key:<10} {out[key]}")
     if out["trained"]:
-        print(f"  trained: val_acc {out['trained'].get('val_acc', float('nan')):.4f}, test_acc {out['trained'].get('test_acc', float('nan')):.4f}")
-    print("load it with: torch.jit.load(PATH)")
+        print(f"  weights    trained: val_acc {out['trained'].get('val_acc', float('nan')):.4f}, "
+              f"test_acc {out['trained'].get('test_acc', float('nan')):.4f}")
+    else:
+        print(f"  weights    UNTRAINED ({out['weights_note']})")
+    pre = out["preprocessing"]
+    print(f"  input      {pre['input']}; mean {pre['mean']}, std {pre['std']}")
+    if out["classes"]:
+        print(f"  classes    {len(out['classes'])}: {', '.join(map(str, out['classes'][:10]))}{', ...' if len(out['classes']) > 10 else ''}")
+    print("load it with: torch.jit.load(PATH)  (record: _extra_files={'nago.json': ''})")
     return 0
 
 

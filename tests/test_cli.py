@@ -166,6 +166,15 @@ def test_search_refuses_an_existing_study_and_resumes_it(searched, tiny, capsys)
     _one_error_line(capsys.readouterr().err, "cannot resume", "fixed was")
 
 
+def test_search_strategy_override_drops_the_flat_options_of_the_run_strategy(tiny, capsys, tmp_path):
+    """The tiny run's flat [search.options] are mobo's: `--strategy random` runs without them, saying so."""
+    with pytest.warns(UserWarning, match=r"\['mc_samples', 'n_init', 'num_restarts', 'raw_samples'\] are options of "
+                                         r"\[search\] strategy = 'mobo'; not passed to 'random'"):
+        assert main(["search", tiny, "--strategy", "random", "--trials", "2", "--out", str(tmp_path / "rnd"),
+                     "--no-progress", "--no-plots", *TINY_SET]) == 0
+    assert "2 complete, 0 failed" in capsys.readouterr().out
+
+
 def test_report(searched, capsys):
     assert main(["report", str(searched), "--no-plots"]) == 0
     out = capsys.readouterr().out
@@ -181,8 +190,11 @@ def test_export(searched, capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert out["trial"] == 2 and out["input_shape"] == [1, 8, 8] and Path(out["model"]).is_file()
     assert torch.jit.load(out["model"])(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert out["weights"] == "untrained" and out["classes"] == [str(d) for d in range(10)]
     assert main(["export", str(searched), "--trial", "1", "--out", str(tmp_path / "t1")]) == 0
-    assert "load it with: torch.jit.load" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "load it with: torch.jit.load" in text
+    assert "weights    UNTRAINED" in text and "--epochs" in text and "(x - mean) / std" in text
     assert main(["export", str(searched), "--trial", "99"]) == 2
     _one_error_line(capsys.readouterr().err, "--trial: got 99")
 

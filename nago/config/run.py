@@ -7,14 +7,14 @@
     space = "../spaces/hnag.toml"     # relative to this file, or absolute
     seed = 0
 
-    [data]                             # nago.training.data.load_dataset arguments
+    [data]                             # DataSection: nago.training.data.load_dataset arguments
     dataset = "digits"
     root = "~/data/cifar"              # optional; --data-root overrides
     image_size = 8                     # optional; the dataset's native size otherwise
     val_fraction = 0.1
     max_train = 0                      # optional; 0 = all
 
-    [model]                            # nago.generator.model.build_model arguments
+    [model]                            # ModelSection: nago.generator.model.build_model arguments
     param_limit = 4e6
     head_width = 1280
     dropout = 0.2
@@ -23,12 +23,12 @@
     epochs = 60
     ...
 
-    [evaluate]
+    [evaluate]                         # EvaluateSection
     samples = 1                        # networks sampled per generator config
     device = "auto"
     threads = 0                        # CPU threads for torch (0 = torch's default)
 
-    [search]
+    [search]                           # SearchSection
     strategy = "mobo"
     trials = 50
     objectives = ["val_acc:max", "memory_mb:min"]
@@ -39,30 +39,35 @@
     executor = "inline"                # inline | local (a process per trial) | ray
     workers = 2                        # trials at once (local/ray; default: GPUs, else cores)
     ray_address = "auto"               # ray: the cluster (default RAY_ADDRESS, else a local instance)
-    [search.options]                   # strategy-specific options
+    [search.options.mobo]              # options of the strategy "mobo" (one table per strategy)
+    n_init = 16
+    [search.options.bohb]              # used when the search runs bohb (e.g. --strategy bohb)
+    min_budget = 30
 
-Unknown sections or keys are errors that list what is allowed.
+Each section is a frozen dataclass (:class:`DataSection`, :class:`ModelSection`,
+:class:`EvaluateSection`, :class:`SearchSection`) holding its defaults; ``[train]`` is checked by
+:class:`~nago.training.train.TrainConfig` when the objective is built. Unknown sections or keys and
+values of the wrong type or out of range are :class:`~nago.errors.ConfigError` naming the field, the
+value and what is allowed. The search objectives are checked against the metrics a search trial
+measures (:data:`nago.objectives.network.SEARCH_METRICS`).
+
+A flat ``[search.options]`` table (no sub-tables) is still read: it holds the options of
+``[search] strategy``, and a different strategy chosen with ``--strategy`` runs without them (a
+warning names the options dropped).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace, read_toml
-
-_SECTIONS: dict[str, set[str]] = {
-    "run": {"name", "space", "seed", "description"},
-    "data": {"dataset", "root", "image_size", "val_fraction", "max_train", "cache_dir"},
-    "model": {"param_limit", "head_width", "dropout"},
-    "train": None,  # validated by TrainConfig.from_dict
-    "evaluate": {"samples", "device", "threads"},
-    "search": {"strategy", "trials", "objectives", "batch", "time_limit_s", "options", "fidelity", "ref_point",
-               "executor", "workers", "ray_address"},
-}
 
 # (in_channels, native image size, classes): lets `nago sample` size a network without the data.
 DATASET_SHAPES = {
@@ -79,18 +84,323 @@ DATASET_SHAPES = {
 }
 
 
-@dataclass
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _check(section: str, obj: Any, rules: Mapping[str, Rule]) -> None:
+    """Raise :class:`ConfigError` for the first field of ``obj`` that breaks its rule."""
+    for name, (ok, allowed) in rules.items():
+        value = getattr(obj, name)
+        if not ok(value):
+            raise ConfigError(f"{section}.{name}: got {value!r}; allowed: {allowed}")
+
+
+def _from_table(cls: type, section: str, table: Any, keys: Iterable[str]) -> Any:
+    """``cls(**table)`` after checking that ``table`` is a table with only ``keys``."""
+    keys = sorted(keys)
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{section}] must be a table; got {table!r}")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in [{section}]; allowed: {keys}")
+    return cls(**table)
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """``[data]``: the dataset and its splits (the arguments of :func:`nago.training.data.load_dataset`).
+
+    Attributes:
+        dataset: registry name (``"digits"``, ``"cifar10"``, ...); needed to train, not to read the file.
+        root: dataset directory (``~`` expanded); ``--data-root`` overrides it; ``None`` = not given.
+        image_size: side length in pixels; ``None`` = the dataset's native size.
+        val_fraction: share of the training split held out as the validation split, in ``(0, 1)``.
+        max_train: keep at most this many training images; 0 = all.
+        cache_dir: cache of decoded images; ``None`` = ``<root>/.nago-cache``.
+    """
+
+    dataset: str | None = None
+    root: str | None = None
+    image_size: int | None = None
+    val_fraction: float = 0.1
+    max_train: int = 0
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _check("data", self, {
+            "dataset": (lambda v: v is None or _is_str(v), "a dataset name such as \"cifar10\""),
+            "root": (lambda v: v is None or isinstance(v, str), "a directory path"),
+            "image_size": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1 (pixels)"),
+            "val_fraction": (lambda v: _is_num(v) and 0 < v < 1, "a number in (0, 1)"),
+            "max_train": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 = all training images)"),
+            "cache_dir": (lambda v: v is None or _is_str(v), "a directory path"),
+        })
+
+    def load_options(self, *, data_root: str | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``load_dataset`` besides the name (``data_root`` overrides ``root``)."""
+        root = data_root if data_root is not None else self.root
+        out: dict[str, Any] = {"root": str(Path(root).expanduser()) if root else None,
+                               "image_size": self.image_size, "val_fraction": float(self.val_fraction)}
+        if self.max_train:
+            out["max_train"] = self.max_train
+        if self.cache_dir:
+            out["cache_dir"] = str(Path(self.cache_dir).expanduser())
+        return out
+
+    def shape(self) -> tuple[int, int, int]:
+        """``(in_channels, image_size, num_classes)`` expected from the dataset (no data read;
+        an unlisted dataset is assumed 3-channel, 32 px, 10 classes)."""
+        c, size, k = DATASET_SHAPES.get(self.dataset or "cifar10", (3, 32, 10))
+        return c, int(self.image_size or size), k
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``[model]``: how a sampled ArchSpec becomes a network (:func:`nago.generator.model.build_model`).
+
+    Attributes:
+        param_limit: parameter budget of each network, a count (not millions); sets the width multiplier.
+        head_width: channels of the head's 1x1 conv (the paper's 1280; smaller for tiny budgets).
+        dropout: dropout probability before the classifier.
+    """
+
+    param_limit: float = 4e6
+    head_width: int = 1280
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        _check("model", self, {
+            "param_limit": (lambda v: _is_num(v) and v > 0, "a number of parameters > 0 (a count, e.g. 4e6)"),
+            "head_width": (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (channels)"),
+            "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a probability in [0, 1)"),
+        })
+        object.__setattr__(self, "param_limit", float(self.param_limit))
+        object.__setattr__(self, "dropout", float(self.dropout))
+
+    def build(self, spec: Any, *, in_channels: int, image_size: int, num_classes: int, seed: int):
+        """The network of ``spec`` with this budget and head, its initial weights drawn from ``seed``.
+
+        This is the one place a network is built for training, evaluation, export and ``nago
+        sample``; torch's global RNG is left as it was, so the same ``(spec, seed)`` always gives
+        the same weights.
+
+        Args:
+            spec: the :class:`~nago.generator.spec.ArchSpec`.
+            in_channels: 1 (grey) or 3 (RGB).
+            image_size: input side in pixels.
+            num_classes: output logits.
+            seed: seeds the initial weights.
+
+        Returns:
+            The :class:`~nago.generator.model.Network` (on the CPU; ``info`` has ``params`` etc.).
+        """
+        import torch
+
+        from nago.generator.model import build_model
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            return build_model(spec, in_channels=in_channels, image_size=image_size, num_classes=num_classes,
+                               param_limit=self.param_limit, head_width=self.head_width, dropout=self.dropout)
+
+
+@dataclass(frozen=True)
+class EvaluateSection:
+    """``[evaluate]``: how a generator config is evaluated.
+
+    Attributes:
+        samples: networks sampled (and trained) per generator config.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        threads: CPU threads torch may use (0 = torch's default).
+    """
+
+    samples: int = 1
+    device: str = "auto"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        _check("evaluate", self, {
+            "samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+            "device": (_is_str, "\"auto\", \"cpu\", \"cuda\", \"cuda:1\", ..."),
+            "threads": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0 = torch's default)"),
+        })
+
+
+def _split_options(options: Any, strategy: str) -> tuple[dict[str, dict[str, Any]], bool]:
+    """``[search.options]`` as ``{strategy: options}``, and whether it was the flat (old) form."""
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"search.options: got {options!r}; allowed: a table of [search.options.<strategy>] tables")
+    tables = [k for k, v in options.items() if isinstance(v, Mapping)]
+    if not tables:  # flat: the options of [search] strategy
+        return ({strategy: dict(options)} if options else {}), bool(options)
+    plain = sorted(set(options) - set(tables))
+    if plain:
+        raise ConfigError(f"search.options: got plain option(s) {plain} next to per-strategy table(s) {sorted(tables)}; "
+                          f"allowed: only [search.options.<strategy>] tables (e.g. [search.options.{strategy}])")
+    return {k: dict(v) for k, v in options.items()}, False
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    """``[search]``: what the search optimises and how.
+
+    Attributes:
+        strategy: registry name of the strategy (``"mobo"``, ``"bohb"``, ``"random"``, ...).
+        trials: trials to run (``--trials`` overrides).
+        objectives: ``"metric:max|min"`` items; each metric one a search trial measures
+            (:data:`nago.objectives.network.SEARCH_METRICS`).
+        batch: proposals per ask.
+        fidelity: training epochs of a search evaluation; ``None`` = the ``[train]`` epochs.
+        time_limit_s: wall-clock limit of the search in seconds; ``None`` (0 in the file) = none.
+        ref_point: hypervolume reference point in metric units, one per objective; ``None`` = inferred.
+        executor: ``"inline"``, ``"local"`` or ``"ray"``.
+        workers: trials at once (local/ray); ``None`` = one per GPU, else per core.
+        ray_address: the Ray cluster; ``None`` = ``RAY_ADDRESS`` or a local instance.
+        options: strategy options per strategy name, from ``[search.options.<strategy>]`` tables.
+        options_flat: ``options`` came from a flat ``[search.options]`` table (so they belong to ``strategy``).
+    """
+
+    strategy: str = "mobo"
+    trials: int = 20
+    objectives: tuple[str, ...] = ("val_acc:max", "memory_mb:min")
+    batch: int = 1
+    fidelity: float | None = None
+    time_limit_s: float | None = None
+    ref_point: tuple[float, ...] | None = None
+    executor: str = "inline"
+    workers: int | None = None
+    ray_address: str | None = None
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    options_flat: bool = False
+
+    KEYS = ("strategy", "trials", "objectives", "batch", "fidelity", "time_limit_s", "ref_point", "executor",
+            "workers", "ray_address", "options")
+
+    def __post_init__(self) -> None:
+        objectives = [self.objectives] if isinstance(self.objectives, str) else self.objectives
+        if isinstance(objectives, (list, tuple)):
+            object.__setattr__(self, "objectives", tuple(objectives))
+        if isinstance(self.ref_point, list):
+            object.__setattr__(self, "ref_point", tuple(self.ref_point))
+        if self.time_limit_s == 0 and not isinstance(self.time_limit_s, bool):
+            object.__setattr__(self, "time_limit_s", None)
+        _check("search", self, {
+            "objectives": (lambda v: isinstance(v, tuple) and len(v) >= 1 and all(_is_str(s) for s in v),
+                           "a list of \"metric:max|min\" strings, e.g. [\"val_acc:max\", \"memory_mb:min\"]"),
+        })
+        _check("search", self, {
+            "strategy": (_is_str, "a strategy name such as \"mobo\", \"bohb\", \"random\""),
+            "trials": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+            "batch": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+            "fidelity": (lambda v: v is None or (_is_num(v) and v > 0), "a number of epochs > 0"),
+            "time_limit_s": (lambda v: v is None or (_is_num(v) and v > 0), "a number of seconds >= 0 (0 = none)"),
+            "ref_point": (lambda v: v is None or (isinstance(v, tuple) and len(v) == len(self.objectives)
+                                                  and all(_is_num(x) for x in v)),
+                          f"a list of {len(self.objectives)} numbers, one per objective, in metric units"),
+            "executor": (_is_str, "\"inline\", \"local\" or \"ray\""),
+            "workers": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
+            "ray_address": (lambda v: v is None or _is_str(v), "a Ray address such as \"auto\" or \"host:6379\""),
+        })
+        if self.fidelity is not None:
+            object.__setattr__(self, "fidelity", float(self.fidelity))
+        _check_objectives(self.objectives)
+        for name, table in self.options.items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"search.options.{name}: got {table!r}; allowed: a table of {name} options")
+        object.__setattr__(self, "options", {k: dict(v) for k, v in self.options.items()})
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any]) -> "SearchSection":
+        """Build from a ``[search]`` table (flat or per-strategy ``[search.options]``)."""
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[search] must be a table; got {table!r}")
+        unknown = sorted(set(table) - set(cls.KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown} in [search]; allowed: {sorted(cls.KEYS)}")
+        values = dict(table)
+        strategy = values.get("strategy", cls.strategy)
+        if "options" in values:
+            values["options"], values["options_flat"] = _split_options(values["options"], str(strategy))
+        return cls(**values)
+
+    def options_for(self, strategy: str | None = None, *, known: Iterable[str] | None = None) -> dict[str, Any]:
+        """The options of ``strategy`` (default ``[search] strategy``): its ``[search.options.<strategy>]`` table.
+
+        A flat ``[search.options]`` table belongs to ``[search] strategy``: for another strategy
+        (``--strategy``) it is dropped with a warning naming its options.
+
+        Args:
+            strategy: the strategy the search runs.
+            known: registered strategy names; a per-strategy table named otherwise is a ConfigError.
+        """
+        strategy = (strategy or self.strategy).lower()
+        if known is not None and not self.options_flat:
+            known = sorted(str(k).lower() for k in known)
+            bad = sorted(k for k in self.options if k.lower() not in known)
+            if bad:
+                raise ConfigError(f"search.options.{bad[0]}: unknown strategy {bad[0]!r}; allowed: {', '.join(known)}")
+        if self.options_flat and strategy != self.strategy.lower():
+            dropped = sorted(self.options.get(self.strategy, {}))
+            warnings.warn(f"[search.options] {dropped} are options of [search] strategy = {self.strategy!r}; "
+                          f"not passed to {strategy!r} (give its options as [search.options.{strategy}])",
+                          UserWarning, stacklevel=2)
+            return {}
+        tables = {k.lower(): v for k, v in self.options.items()}
+        return dict(tables.get(strategy, {}))
+
+
+def _check_objectives(items: Iterable[str]) -> None:
+    """Each objective parses and names a metric a search trial measures."""
+    from nago.objectives.network import SEARCH_METRICS, TEST_METRICS
+    from nago.study.trial import parse_objectives
+
+    for spec in parse_objectives(list(items)):
+        if spec.name in SEARCH_METRICS:
+            continue
+        why = (" (test metrics are measured by `nago evaluate` and `nago export --epochs`, never during a search: "
+               "it selects on validation)") if spec.name in TEST_METRICS else ""
+        raise ConfigError(f"search.objectives: got metric {spec.name!r}{why}; allowed: {', '.join(sorted(SEARCH_METRICS))}")
+
+
+_SECTIONS: dict[str, Any] = {
+    "run": ("name", "space", "seed", "description"),
+    "data": DataSection,
+    "model": ModelSection,
+    "train": None,  # validated by TrainConfig.from_dict when the objective is built
+    "evaluate": EvaluateSection,
+    "search": SearchSection,
+}
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    """A parsed run file. Sections are plain dicts checked for unknown keys."""
+    """A parsed run file: ``[run]`` (name, space, seed, description) and one typed section per table.
+
+    ``train`` stays the raw ``[train]`` table, checked by :class:`~nago.training.train.TrainConfig`
+    when the objective is built.
+    """
 
     name: str
     space: SearchSpace
     seed: int = 0
-    data: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
     train: dict[str, Any] = field(default_factory=dict)
-    evaluate: dict[str, Any] = field(default_factory=dict)
-    search: dict[str, Any] = field(default_factory=dict)
+    evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+    search: SearchSection = field(default_factory=SearchSection)
     source: Path | None = None
 
     @classmethod
@@ -99,31 +409,39 @@ class RunConfig:
         unknown = set(raw) - set(_SECTIONS)
         if unknown:
             raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}; allowed: {sorted(_SECTIONS)}")
-        for sec, keys in _SECTIONS.items():
-            val = raw.get(sec, {})
-            if not isinstance(val, dict):
+        for sec in _SECTIONS:
+            if not isinstance(raw.get(sec, {}), dict):
                 raise ConfigError(f"{where}: [{sec}] must be a table")
-            if keys is not None and set(val) - keys:
-                raise ConfigError(f"{where}: unknown key(s) {sorted(set(val) - keys)} in [{sec}]; allowed: {sorted(keys)}")
         run = raw.get("run", {})
+        if set(run) - set(_SECTIONS["run"]):
+            raise ConfigError(f"{where}: unknown key(s) {sorted(set(run) - set(_SECTIONS['run']))} in [run]; "
+                              f"allowed: {sorted(_SECTIONS['run'])}")
         if "space" not in run:
             raise ConfigError(f"{where}: [run] needs 'space', the path of a space TOML (e.g. \"../spaces/hnag.toml\")")
-        space_path = Path(run["space"]).expanduser()
-        if not space_path.is_absolute():
-            space_path = base / space_path
         seed = run.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"{where}: [run] seed: got {seed!r}; allowed: an integer >= 0")
+        try:
+            sections = {
+                "data": _from_table(DataSection, "data", raw.get("data", {}), [f.name for f in fields(DataSection)]),
+                "model": _from_table(ModelSection, "model", raw.get("model", {}), [f.name for f in fields(ModelSection)]),
+                "evaluate": _from_table(EvaluateSection, "evaluate", raw.get("evaluate", {}),
+                                        [f.name for f in fields(EvaluateSection)]),
+                "search": SearchSection.from_dict(raw.get("search", {})),
+            }
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        space_path = Path(run["space"]).expanduser()
+        if not space_path.is_absolute():
+            space_path = base / space_path
         return cls(
             name=str(run.get("name", source.stem if source else "run")),
             space=SearchSpace.from_toml(space_path),
             seed=seed,
-            data=raw.get("data", {}),
-            model=raw.get("model", {}),
+            description=str(run.get("description", "")),
             train=raw.get("train", {}),
-            evaluate=raw.get("evaluate", {}),
-            search=raw.get("search", {}),
             source=source,
+            **sections,
         )
 
     @classmethod
@@ -133,9 +451,7 @@ class RunConfig:
 
     def shape(self) -> tuple[int, int, int]:
         """``(in_channels, image_size, num_classes)`` expected from the run's dataset (no data read)."""
-        ds = self.data.get("dataset", "cifar10")
-        c, size, k = DATASET_SHAPES.get(ds, (3, 32, 10))
-        return c, int(self.data.get("image_size") or size), k
+        return self.data.shape()
 
 
 def is_run_file(path: str | Path) -> bool:
@@ -152,35 +468,37 @@ def load_space_or_run(path: str | Path) -> tuple[SearchSpace, RunConfig | None]:
 
 
 def build_objective(run: RunConfig, *, data_root: str | None = None, device: str | None = None,
-                    samples: int | None = None, progress: bool | None = None):
-    """The :class:`~nago.objectives.network.TrainObjective` a run file describes (CLI flags override it)."""
+                    samples: int | None = None, progress: bool | None = None, evaluate_test: bool = False):
+    """The :class:`~nago.objectives.network.TrainObjective` a run file describes (CLI flags override it).
+
+    Args:
+        run: the run config.
+        data_root, device, samples: override ``[data] root``, ``[evaluate] device`` and ``samples``.
+        progress: override ``[train] progress``.
+        evaluate_test: also measure ``test_acc`` / ``test_loss`` (``nago evaluate``, the final
+            protocol); a search leaves it off and selects on validation only.
+
+    ``latency_ms`` is measured when ``[search] objectives`` names it.
+    """
     from nago.objectives.network import TrainObjective
+    from nago.study.trial import parse_objectives
     from nago.training.train import TrainConfig
 
-    data = dict(run.data)
-    name = data.pop("dataset", None)
-    if not name:
+    if not run.data.dataset:
         raise ConfigError("[data] needs 'dataset', e.g. dataset = \"digits\"")
-    if data_root is not None:
-        data["root"] = data_root
-    if "root" in data:
-        data["root"] = str(Path(data["root"]).expanduser()) if data["root"] else None
-    if not data.get("max_train"):
-        data.pop("max_train", None)  # 0 / absent = all training images
     train = dict(run.train)
     if progress is not None:
         train["progress"] = progress
-    model = run.model
     return TrainObjective(
-        data=name,
-        data_options=data,
+        data=run.data.dataset,
+        data_options=run.data.load_options(data_root=data_root),
         train=TrainConfig.from_dict(train),
-        param_limit=float(model.get("param_limit", 4e6)),
-        head_width=int(model.get("head_width", 1280)),
-        dropout=float(model.get("dropout", 0.2)),
-        samples=int(samples if samples is not None else run.evaluate.get("samples", 1)),
-        device=device or run.evaluate.get("device", "auto"),
-        threads=int(run.evaluate.get("threads", 0)),
+        model=run.model,
+        samples=samples if samples is not None else run.evaluate.samples,
+        device=device or run.evaluate.device,
+        threads=run.evaluate.threads,
+        evaluate_test=evaluate_test,
+        latency="latency_ms" in {o.name for o in parse_objectives(list(run.search.objectives))},
     )
 
 
@@ -188,16 +506,16 @@ def build_executor(run: RunConfig, *, name: str | None = None, workers: int | No
     """The executor a run file (or the CLI's ``--executor`` / ``--workers``) asks for."""
     from nago.study.executors import EXECUTORS
 
-    name = name or run.search.get("executor", "inline")
+    name = name or run.search.executor
     cls = EXECUTORS.get(name)
-    workers = workers if workers is not None else run.search.get("workers")
+    workers = workers if workers is not None else run.search.workers
     kwargs: dict[str, Any] = {}
     if name != "inline" and workers is not None:
         kwargs["slots"] = int(workers)
     elif name == "inline" and workers not in (None, 1):
         raise ConfigError(f"workers: got {workers!r} with the inline executor; use --executor local or ray for parallel trials")
     if name == "ray":
-        kwargs["address"] = run.search.get("ray_address")
+        kwargs["address"] = run.search.ray_address
         kwargs["num_gpus"] = 1 if _has_gpu() else 0
     return cls(**kwargs)
 

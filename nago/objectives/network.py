@@ -2,7 +2,7 @@
 
 :class:`TrainObjective` evaluates a *generator* config the way NAGO does (``research/nago.md``
 §4.1): it samples ``k`` networks from the generator (network seeds derived from the trial seed),
-profiles each (params, FLOPs, memory), trains each for the fidelity's epochs and aggregates:
+profiles each (params, FLOPs, memory; latency when asked), trains each for the fidelity's epochs and aggregates:
 every numeric metric ``m`` gets its mean as ``m`` and its standard deviation over the ``k``
 networks as ``m_std``; the per-network values are kept as ``sample_metrics``. With ``k >= 2``
 the spread within a generator becomes the observation noise the ``mobo`` surrogate uses.
@@ -22,12 +22,26 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nago.config.run import ModelSection
 from nago.errors import ConfigError, EvalFailure
 from nago.objectives.base import EvalResult, Objective
 from nago.study.runner import derive_seed
 
 
 PER_NETWORK_ONLY = frozenset({"net_seed"})  # kept in sample_metrics, meaningless as a mean
+
+SEARCH_METRICS = frozenset({
+    "val_acc", "val_loss",  # held-out validation split, accuracy in [0, 1]
+    "train_acc", "train_loss",  # last epoch, on augmented batches
+    "params", "flops", "memory_mb",  # nago.generator.profile: a count, MACs per image, MiB per training sample
+    "latency_ms",  # measured only when asked (TrainObjective(latency=True)), see TrainObjective
+    "train_seconds", "images_per_second", "wall_seconds",  # timings of the trial's device
+})
+"""Metrics every search trial of a :class:`TrainObjective` measures (each also as ``name_std``): the
+names a run file's ``[search] objectives`` may use."""
+
+TEST_METRICS = frozenset({"test_acc", "test_loss"})
+"""Measured only with ``evaluate_test=True`` (``nago evaluate``, export): never a search objective."""
 
 
 def aggregate(samples: list[dict[str, float]]) -> dict[str, float]:
@@ -55,9 +69,18 @@ class TrainObjective(Objective):
         data: dataset name for :func:`nago.training.data.load_dataset` (loaded lazily, once per process).
         data_options: other ``load_dataset`` arguments (``root``, ``image_size``, ...).
         train: the training protocol; its ``epochs`` is the default fidelity.
-        param_limit: parameter budget of each network (a count).
-        head_width, dropout: head of each network (see :func:`nago.generator.model.build_model`).
+        model: parameter budget and head of each network (:class:`~nago.config.run.ModelSection`,
+            whose defaults are the paper's: 4e6 parameters, a 1280-wide head, dropout 0.2).
         samples: networks sampled per config (the paper's search uses 1).
+        evaluate_test: also evaluate the test split (``test_acc``, ``test_loss``). Off for a search,
+            which selects on validation only; on for ``nago evaluate`` (the final protocol).
+        latency: also measure ``latency_ms``: the median wall time, in milliseconds, of an eval-mode
+            forward pass of **one image** (batch 1, fp32, no autocast, in the memory format training
+            left the network in) on the trial's own device (``device``), median of 10 passes after 2
+            warm-up passes, measured right after training (not part of ``wall_seconds``). It is the
+            latency of the device the trial runs on: a CPU trial measures the CPU (noisy when
+            workers share its cores), a CUDA trial the GPU (synchronised around each pass). Costs
+            12 forward passes per network.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         threads: CPU threads torch may use while evaluating (0 = leave torch's setting). Small
             networks train as fast on one thread, and on a shared 2-core machine two OpenMP threads
@@ -70,18 +93,23 @@ class TrainObjective(Objective):
         data: str,
         train: Any,
         data_options: Mapping[str, Any] | None = None,
-        param_limit: float = 4e6,
-        head_width: int = 1280,
-        dropout: float = 0.2,
+        model: ModelSection | None = None,
         samples: int = 1,
         device: str = "auto",
         threads: int = 0,
+        evaluate_test: bool = False,
+        latency: bool = False,
     ) -> None:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ConfigError(f"samples: got {samples!r}; allowed: an integer >= 1")
+        for name, flag in (("evaluate_test", evaluate_test), ("latency", latency)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{name}: got {flag!r}; allowed: true or false")
+        if model is not None and not isinstance(model, ModelSection):
+            raise ConfigError(f"model: got {model!r}; allowed: a nago.config.run.ModelSection")
         self.data_name, self.data_options = data, dict(data_options or {})
-        self.train, self.param_limit = train, float(param_limit)
-        self.head_width, self.dropout = int(head_width), float(dropout)
+        self.train, self.model = train, model if model is not None else ModelSection()
+        self.evaluate_test, self.latency = evaluate_test, latency
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ConfigError(f"threads: got {threads!r}; allowed: an integer >= 0 (0 = torch's default)")
         self.samples, self.device, self.threads = samples, device, threads
@@ -103,23 +131,18 @@ class TrainObjective(Objective):
         ``seed`` draws the graphs and the initial weights (torch's global RNG is left as it was), so
         the same ``(config, seed)`` gives the same network with the same weights.
         """
-        import torch
-
         from nago.generator.hnag import generate
-        from nago.generator.model import build_model
 
         data = self.load_data()
         spec = generate(config, seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = build_model(spec, in_channels=data.in_channels, image_size=data.image_size, num_classes=data.num_classes,
-                              param_limit=self.param_limit, head_width=self.head_width, dropout=self.dropout)
+        net = self.model.build(spec, in_channels=data.in_channels, image_size=data.image_size,
+                               num_classes=data.num_classes, seed=seed)
         return spec, net
 
     def __call__(self, config: Mapping[str, Any], *, seed: int, fidelity: float | None = None) -> EvalResult:
         import torch
 
-        from nago.generator.profile import profile
+        from nago.generator.profile import latency_ms, profile
         from nago.training.train import TrainFailure, resolve_device, train_network
 
         if self.threads:
@@ -134,14 +157,21 @@ class TrainObjective(Objective):
                 spec, net = self.build(config, net_seed)
             except ConfigError as e:
                 raise EvalFailure("invalid", str(e), sample_metrics=samples) from None
-            prof = profile(net, (data.in_channels, data.image_size, data.image_size))
+            shape = (data.in_channels, data.image_size, data.image_size)
+            prof = profile(net, shape).as_dict()  # on the CPU: deterministic counts
             t0 = time.perf_counter()
             try:
-                result = train_network(net.to(device), data, config=train, seed=derive_seed(seed, i, 1), device=device)
+                result = train_network(net.to(device), data, config=train, seed=derive_seed(seed, i, 1), device=device,
+                                       evaluate_test=self.evaluate_test)
             except TrainFailure as e:
                 raise EvalFailure(e.kind, f"network {i} (seed {net_seed}): {e.message}", sample_metrics=samples) from None
-            sample = {**prof.as_dict(), **result.metrics, "net_seed": float(net_seed),
+            sample = {**prof, **result.metrics, "net_seed": float(net_seed),
                       "wall_seconds": time.perf_counter() - t0}
+            if self.latency:  # on the trial's device, after training: see the class docstring
+                try:
+                    sample["latency_ms"] = latency_ms(net, shape)
+                except torch.cuda.OutOfMemoryError as e:
+                    raise EvalFailure("oom", f"network {i} (seed {net_seed}): latency: {e}", sample_metrics=samples) from None
             bad = [k for k, v in sample.items() if not math.isfinite(v)]
             if bad:
                 raise EvalFailure("nan", f"network {i}: non-finite metrics {bad}", sample_metrics=samples)

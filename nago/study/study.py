@@ -311,28 +311,37 @@ def study_from_run(
         data_root, device: override ``[data] root`` and ``[evaluate] device``.
         progress_each: show a progress bar per trained network too.
     """
+    import dataclasses
+
     from nago.config.run import RunConfig, build_objective
 
     rc = run if isinstance(run, RunConfig) else RunConfig.from_toml(run)
-    search = dict(rc.search)
+    search = rc.search
+    chosen = strategy or search.strategy
+    # only the chosen strategy's [search.options.<name>] table (a flat table: only for [search] strategy)
+    options = search.options_for(chosen, known=STRATEGIES.names())
     space = rc.space.fix(assignments) if assignments else rc.space
-    objective = build_objective(rc, data_root=data_root, device=device, progress=progress_each)
+    # a search selects on validation only: the test split is for `nago evaluate` and export
+    objective = build_objective(rc, data_root=data_root, device=device, progress=progress_each, evaluate_test=False)
     base = rc.source.parent if rc.source else Path.cwd()
     data = objective.load_data()  # fail early on a bad data root, and record the real input shape
     return Study(
         run_dir=Path(out) if out is not None else base / "out" / rc.name,
         space=space,
         objective=objective,
-        objectives=search.get("objectives", ["val_acc:max", "memory_mb:min"]),
-        strategy=strategy or search.get("strategy", "mobo"),
-        strategy_options=search.get("options", {}),
+        objectives=list(search.objectives),
+        strategy=chosen,
+        strategy_options=options,
         seed=rc.seed if seed is None else seed,
-        fidelity=float(search.get("fidelity", objective.train.epochs)),
-        batch=int(search.get("batch", 1)),
-        ref_point=search.get("ref_point"),
+        fidelity=search.fidelity if search.fidelity is not None else float(objective.train.epochs),
+        batch=search.batch,
+        ref_point=list(search.ref_point) if search.ref_point is not None else None,
         name=rc.name,
         resume=resume,
         meta={"run_file": str(rc.source) if rc.source else None,
-              "model": {**rc.model, "in_channels": data.in_channels, "image_size": data.image_size,
-                        "num_classes": data.num_classes}},
+              "model": {**dataclasses.asdict(rc.model), "in_channels": data.in_channels, "image_size": data.image_size,
+                        "num_classes": data.num_classes},
+              # what an exported network expects as input (nago export)
+              "data": {"dataset": data.name, "mean": list(data.mean), "std": list(data.std),
+                       "classes": list(data.info.get("classes") or []) or None}},
     )

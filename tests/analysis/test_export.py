@@ -78,6 +78,7 @@ def test_export_writes_loadable_torchscript_and_matching_json(run_dir):
     assert ArchSpec.from_json(spec.to_json()) == spec
     assert gen["config"] == trial.config and gen["metrics"] == pytest.approx(trial.metrics)
     assert gen["input_shape"] == [1, 8, 8] and gen["num_classes"] == 10 and gen["trained"] is None
+    assert gen["weights"] == "untrained" and "untrained" in gen["weights_note"] and "--epochs" in gen["weights_note"]
     # the exported network is the one the trial trained as its first sample
     assert gen["network_seed"] == derive_seed(trial.seed, 0, 0) == trial.sample_metrics[0]["net_seed"]
     assert gen["params"] == trial.sample_metrics[0]["params"]
@@ -108,8 +109,30 @@ def test_export_with_epochs_retrains_the_trials_first_network(run_dir, tmp_path)
         out = export_trial(run_dir, 3, out=tmp_path, epochs=trial.fidelity)
     # same network, same initial weights, same training seed and data: the trial's own result
     assert out["trained"]["val_acc"] == pytest.approx(trial.sample_metrics[0]["val_acc"])
-    assert json.loads((tmp_path / "generator.json").read_text())["trained"]["val_acc"] == out["trained"]["val_acc"]
+    gen = json.loads((tmp_path / "generator.json").read_text())
+    assert gen["trained"]["val_acc"] == out["trained"]["val_acc"]
+    assert gen["weights"] == out["weights"] == "trained" and 0 <= gen["trained"]["test_acc"] <= 1
+    assert gen["classes"] == [str(d) for d in range(10)] and gen["preprocessing"]["mean"] is not None
     assert torch.jit.load(str(tmp_path / "model.pt"))(torch.rand(1, 1, 8, 8)).shape == (1, 10)
+
+
+def test_export_records_classes_and_input_normalisation(run_dir, tmp_path):
+    """generator.json and the TorchScript's extra file ``nago.json`` say what the network expects."""
+    from nago.training.data import load_dataset
+
+    export_trial(run_dir, 1, out=tmp_path)
+    data = load_dataset("digits", val_fraction=0.15, max_train=300)
+    gen = json.loads((tmp_path / "generator.json").read_text())
+    assert gen["classes"] == [str(d) for d in range(10)]
+    pre = gen["preprocessing"]
+    assert (pre["channels"], pre["image_size"], pre["dataset"]) == (1, 8, "digits")
+    assert pre["mean"] == pytest.approx(list(data.mean)) and pre["std"] == pytest.approx(list(data.std))
+    assert "(x - mean) / std" in pre["input"] and "[0, 1]" in pre["input"]
+    extra = {"nago.json": ""}
+    torch.jit.load(str(tmp_path / "model.pt"), _extra_files=extra)
+    record = json.loads(extra["nago.json"])
+    assert record["weights"] == "untrained" and record["classes"] == gen["classes"]
+    assert record["preprocessing"] == pre and record["fingerprint"] == gen["fingerprint"]
 
 
 def test_exporting_a_failed_or_unknown_trial_is_refused(run_dir):

@@ -3,9 +3,11 @@ their budget, follow the paper's protocol where they say so, and bad run files f
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,7 @@ import torch
 
 from nago.errors import ConfigError, DataError
 from nago.generator.hnag import generate
-from nago.generator.model import build_model
-from nago.config.run import RunConfig, build_objective
+from nago.config.run import DataSection, EvaluateSection, ModelSection, RunConfig, SearchSection, build_objective
 from nago.config.space import parse_assignments
 from nago.strategies import STRATEGIES
 from nago.training.train import TrainConfig
@@ -41,11 +42,12 @@ def _ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
 
 
-def _make_strategy(run: RunConfig):
+def _make_strategy(run: RunConfig, name: str | None = None):
     search = run.search
-    cls = STRATEGIES.get(search.get("strategy", "random"))
-    return cls(space=run.space, objectives=parse_objectives(search.get("objectives", ["val_acc:max"])),
-               seed=run.seed, fidelity=search.get("fidelity"), **search.get("options", {}))
+    name = name or search.strategy
+    cls = STRATEGIES.get(name)
+    return cls(space=run.space, objectives=parse_objectives(list(search.objectives)),
+               seed=run.seed, fidelity=search.fidelity, **search.options_for(name, known=STRATEGIES.names()))
 
 
 def test_every_paper_dataset_has_a_run_file():
@@ -60,7 +62,8 @@ def test_run_file_parses_and_builds_its_objective_and_strategy(path):
     objective = build_objective(run)
     assert objective._data is None  # constructing it reads no data
     assert objective.train.epochs == run.train["epochs"]
-    assert objective.samples == run.evaluate.get("samples", 1)
+    assert objective.samples == run.evaluate.samples
+    assert objective.evaluate_test is False  # a search selects on validation only
     strategy = _make_strategy(run)
     assert strategy.space is run.space
 
@@ -71,10 +74,9 @@ def test_sampled_network_fits_the_run(path):
     run = RunConfig.from_toml(path)
     channels, size, classes = run.shape()
     config = run.space.sample(np.random.default_rng(0), 1)[0]
-    limit = float(run.model.get("param_limit", 4e6))
+    limit = run.model.param_limit
     with torch.device("meta"):
-        net = build_model(generate(config, 0), in_channels=channels, image_size=size, num_classes=classes,
-                          param_limit=limit, head_width=int(run.model.get("head_width", 1280)))
+        net = run.model.build(generate(config, 0), in_channels=channels, image_size=size, num_classes=classes, seed=0)
         logits = net(torch.empty(2, channels, size, size))
     assert logits.shape == (2, classes)
     assert 0.9 < net.info["params"] / limit < 1.1
@@ -86,18 +88,18 @@ def test_paper_protocol(name):
     run = RunConfig.from_toml(RUNS / f"{name}.toml")
     assert run.space.source.resolve() == (SPACES / "hnag.toml").resolve()
     assert run.shape() == (3, size, classes)
-    assert "root" not in run.data  # users pass --data-root
-    assert run.model == {"param_limit": limit, "head_width": 1280, "dropout": 0.2}
+    assert run.data.root is None  # users pass --data-root
+    assert run.model == ModelSection(param_limit=limit, head_width=1280, dropout=0.2)
     train = TrainConfig.from_dict(run.train)
     assert (train.epochs, train.batch_size, train.lr, train.momentum) == (epochs, 96, 0.025, 0.9)
     assert (train.weight_decay, train.grad_clip, train.warmup_epochs) == (3e-4, 5.0, 0)
     aug = train.augment
     assert aug.hflip and aug.cutout == cutout
     assert (aug.crop_padding, aug.random_resized_crop) == ((4, False) if size == 32 else (0, True))
-    assert run.evaluate["samples"] == 1
-    assert run.search["strategy"] == "mobo"
-    assert run.search["objectives"] == ["val_acc:max", "memory_mb:min"]
-    assert run.search["fidelity"] == fidelity
+    assert run.evaluate.samples == 1
+    assert run.search.strategy == "mobo"
+    assert run.search.objectives == ("val_acc:max", "memory_mb:min")
+    assert run.search.fidelity == fidelity
 
 
 def _commented_block(text: str, marker: str) -> str:
@@ -126,7 +128,7 @@ def test_bohb_alternative_in_the_comments_is_valid(name):
     strategy = _make_strategy(run)
     assert type(strategy).__name__ == "BOHB"
     assert strategy.schedule.budgets == (low, 2 * low, high)
-    assert run.search["trials"] > 0
+    assert run.search.trials > 0
 
 
 @pytest.mark.parametrize("name", sorted(PAPER))
@@ -203,3 +205,101 @@ def test_cifar10_empty_root_names_the_missing_file(tmp_path):
     objective = build_objective(RunConfig.from_toml(RUNS / "cifar10.toml"), data_root=str(tmp_path))
     with pytest.raises(DataError, match=r"missing .*data_batch_1.*expected <root>/cifar-10-batches-py"):
         objective.load_data()
+
+
+# --- typed sections ---------------------------------------------------------------------------------
+def test_absent_sections_take_their_defaults_from_one_place(tmp_path):
+    run = RunConfig.from_toml(_write(tmp_path, "[data]\ndataset = \"digits\"\n"))
+    assert run.model == ModelSection() and (run.model.param_limit, run.model.head_width, run.model.dropout) == (4e6, 1280, 0.2)
+    assert run.evaluate == EvaluateSection() and run.search == SearchSection() and run.data == DataSection(dataset="digits")
+    objective = build_objective(run)
+    assert objective.model is run.model and objective.samples == 1 and objective.device == "auto"
+    assert objective.data_options == {"root": None, "image_size": None, "val_fraction": 0.1}
+
+
+def test_sections_are_frozen():
+    run = RunConfig.from_toml(RUNS / "digits.toml")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.model.param_limit = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.search.trials = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[model]\nparam_limit = -1\n", r"model\.param_limit: got -1; allowed: a number of parameters > 0"),
+    ("[model]\nhead_width = 12.5\n", r"model\.head_width: got 12\.5; allowed: an integer >= 1"),
+    ("[model]\ndropout = 1.0\n", r"model\.dropout: got 1\.0; allowed: a probability in \[0, 1\)"),
+    ("[model]\nwidth = 3\n", r"unknown key\(s\) \['width'\] in \[model\]; allowed: \['dropout', 'head_width', 'param_limit'\]"),
+    ("[data]\nval_fraction = 1.5\n", r"data\.val_fraction: got 1\.5; allowed: a number in \(0, 1\)"),
+    ("[data]\nmax_train = -3\n", r"data\.max_train: got -3"),
+    ("[data]\nimage_size = \"32\"\n", r"data\.image_size: got '32'"),
+    ("[evaluate]\nsamples = 0\n", r"evaluate\.samples: got 0; allowed: an integer >= 1"),
+    ("[evaluate]\nthreads = true\n", r"evaluate\.threads: got True"),
+    ("[search]\ntrials = \"10\"\n", r"search\.trials: got '10'; allowed: an integer >= 1"),
+    ("[search]\nbatch = 0\n", r"search\.batch: got 0"),
+    ("[search]\nfidelity = -5\n", r"search\.fidelity: got -5"),
+    ("[search]\nref_point = [0.5]\n", r"search\.ref_point: got \(0\.5,\); allowed: a list of 2 numbers"),
+    ("[search]\nobjectives = []\n", r"search\.objectives: got \(\); allowed: a list of"),
+    ("[search.options]\nn_init = 3\n[search.options.bohb]\neta = 2\n",
+     r"search\.options: got plain option\(s\) \['n_init'\] next to per-strategy table\(s\) \['bohb'\]"),
+])
+def test_bad_section_values_name_field_value_and_allowed(tmp_path, text, named):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=named) as err:
+        RunConfig.from_toml(path)
+    assert str(path) in str(err.value)
+
+
+def test_time_limit_zero_means_none(tmp_path):
+    assert RunConfig.from_toml(_write(tmp_path, "[search]\ntime_limit_s = 0\n")).search.time_limit_s is None
+    assert RunConfig.from_toml(_write(tmp_path, "[search]\ntime_limit_s = 60\n")).search.time_limit_s == 60
+
+
+# --- objectives are metrics a search trial measures ----------------------------------------------------
+@pytest.mark.parametrize("metric, named", [
+    ("latency", r"search\.objectives: got metric 'latency'; allowed: .*latency_ms.*val_acc"),
+    ("test_acc", r"got metric 'test_acc' \(test metrics are measured by `nago evaluate`.*allowed: .*val_acc"),
+])
+def test_objectives_a_search_cannot_measure_are_refused_when_read(tmp_path, metric, named):
+    with pytest.raises(ConfigError, match=named):
+        RunConfig.from_toml(_write(tmp_path, f"[search]\nobjectives = [\"val_acc:max\", \"{metric}:min\"]\n"))
+
+
+def test_latency_objective_asks_the_objective_to_measure_latency(tmp_path):
+    run = RunConfig.from_toml(_write(tmp_path, "[data]\ndataset = \"digits\"\n"
+                                               "[search]\nobjectives = [\"val_acc:max\", \"latency_ms:min\"]\n"))
+    assert build_objective(run).latency is True
+    assert build_objective(RunConfig.from_toml(RUNS / "digits.toml")).latency is False
+
+
+# --- strategy options belong to their strategy -----------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_paper_run_files_give_options_per_strategy(name):
+    """`nago search runs/<name>.toml --strategy bohb` gets bohb's table, never mobo's n_init."""
+    low, high = PAPER[name][5]
+    run = RunConfig.from_toml(RUNS / f"{name}.toml")
+    assert not run.search.options_flat
+    assert run.search.options_for() == run.search.options_for("mobo") == {"n_init": 16}
+    assert run.search.options_for("bohb") == {"min_budget": low, "max_budget": high, "eta": 2}
+    assert run.search.options_for("random") == {}
+    bohb = _make_strategy(run, "bohb")
+    assert type(bohb).__name__ == "BOHB" and bohb.schedule.budgets == (low, 2 * low, high)
+    for other in ("random", "rea"):
+        assert _make_strategy(run, other).space is run.space
+
+
+def test_flat_options_belong_to_the_run_strategy_and_an_override_drops_them(tmp_path):
+    run = RunConfig.from_toml(_write(tmp_path, "[search]\nstrategy = \"mobo\"\n[search.options]\nn_init = 8\n"))
+    assert run.search.options_flat and run.search.options_for() == {"n_init": 8}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run.search.options_for("MOBO") == {"n_init": 8}
+    with pytest.warns(UserWarning, match=r"\[search\.options\] \['n_init'\] are options of \[search\] strategy = 'mobo'; "
+                                         r"not passed to 'bohb' \(give its options as \[search\.options\.bohb\]\)"):
+        assert run.search.options_for("bohb") == {}
+
+
+def test_an_options_table_of_an_unknown_strategy_is_named(tmp_path):
+    run = RunConfig.from_toml(_write(tmp_path, "[search.options.mobbo]\nn_init = 8\n"))
+    with pytest.raises(ConfigError, match=r"search\.options\.mobbo: unknown strategy 'mobbo'; allowed: .*bohb.*mobo"):
+        run.search.options_for("mobo", known=STRATEGIES.names())

@@ -13,8 +13,9 @@ import torch
 from nago.errors import ConfigError
 from nago.errors import EvalFailure
 from nago.objectives.base import EvalResult
-from nago.objectives.network import TrainObjective, aggregate
+from nago.objectives.network import SEARCH_METRICS, TEST_METRICS, TrainObjective, aggregate
 from nago.study.runner import derive_seed
+from nago.config.run import ModelSection
 from nago.config.space import SearchSpace
 from nago.training.train import TrainConfig
 
@@ -26,8 +27,9 @@ TIMINGS = {"train_seconds", "images_per_second", "wall_seconds", "data_fraction"
 
 def _objective(**kw) -> TrainObjective:
     args = dict(data="digits", data_options={"val_fraction": 0.15, "max_train": 300},
-                train=TrainConfig(epochs=1, batch_size=32, lr=0.1, progress=False), param_limit=2e4,
-                head_width=16, dropout=0.1, samples=2, device="cpu", threads=1)
+                train=TrainConfig(epochs=1, batch_size=32, lr=0.1, progress=False),
+                model=ModelSection(param_limit=2e4, head_width=16, dropout=0.1), samples=2, device="cpu", threads=1,
+                evaluate_test=True)
     return TrainObjective(**{**args, **kw})
 
 
@@ -72,6 +74,38 @@ def test_sample_seeds_differ_derive_from_the_trial_seed_and_reproduce(objective,
     assert [_stable(s) for s in again.sample_metrics] == [_stable(s) for s in result.sample_metrics]
     other = objective(config, seed=6, fidelity=1)
     assert {int(s["net_seed"]) for s in other.sample_metrics}.isdisjoint(seeds)
+
+
+def test_search_mode_skips_the_test_split_and_measures_latency_when_asked(objective, config):
+    """The default (a search) never evaluates the test split; ``latency=True`` adds ``latency_ms``."""
+    search = _objective(samples=1, evaluate_test=False, latency=True)
+    assert TrainObjective(data="digits", train=objective.train).evaluate_test is False  # the default
+    search._data = objective._data
+    out = search(config, seed=5, fidelity=1)
+    assert not {"test_acc", "test_loss"} & set(out.metrics) and "test_acc" not in out.sample_metrics[0]
+    assert out.metrics["latency_ms"] > 0 and out.sample_metrics[0]["latency_ms"] == out.metrics["latency_ms"]
+    assert "latency_ms" not in objective(config, seed=5, fidelity=1).metrics  # not measured unless asked
+    assert SEARCH_METRICS >= {"val_acc", "memory_mb", "params", "flops", "latency_ms"}
+    assert not SEARCH_METRICS & TEST_METRICS
+
+
+def test_the_network_is_built_by_the_model_section(objective, config):
+    """TrainObjective.build is ModelSection.build at the data's shape: same structure and weights."""
+    from nago.generator.hnag import generate
+
+    spec, net = objective.build(config, 11)
+    data = objective.load_data()
+    again = objective.model.build(generate(config, 11), in_channels=data.in_channels, image_size=data.image_size,
+                                  num_classes=data.num_classes, seed=11)
+    assert spec == generate(config, 11)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+@pytest.mark.parametrize("kw, named", [(dict(evaluate_test=1), "evaluate_test"), (dict(latency="yes"), "latency"),
+                                       (dict(model={"param_limit": 1e4}), "model")])
+def test_bad_flags_are_named(kw, named):
+    with pytest.raises(ConfigError, match=named):
+        _objective(**kw)
 
 
 def test_fidelity_sets_the_epochs(objective, config):

@@ -3,6 +3,7 @@ end-to-end digits search. Loop tests use plain Python objectives on a toy space 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -381,6 +382,18 @@ def tiny_digits_run() -> RunConfig:
     return RunConfig.from_dict(raw, base=RUNS)
 
 
+def test_latency_ms_is_a_search_objective(tmp_path):
+    """``latency_ms:min`` in a run file: every trial measures it (it used to fail every trial)."""
+    run = tiny_digits_run()
+    search = dataclasses.replace(run.search, strategy="random", objectives=("val_acc:max", "latency_ms:min"),
+                                 options={}, options_flat=False)
+    study = study_from_run(dataclasses.replace(run, search=search), out=tmp_path / "lat", assignments={"N_m": 1, "N_b": 3})
+    study.optimize(n_trials=2, progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert all(t.metrics["latency_ms"] > 0 for t in study.trials)
+    study.close()
+
+
 def test_mobo_study_on_digits_end_to_end(tmp_path):
     study = study_from_run(tiny_digits_run(), out=tmp_path / "digits", assignments={"N_m": 1, "N_b": 3})
     assert study.strategy_name == "mobo" and [str(o) for o in study.objectives] == OBJS
@@ -394,8 +407,10 @@ def test_mobo_study_on_digits_end_to_end(tmp_path):
     for t in trials:
         assert t.fidelity == 1.0 and t.seed == derive_seed(0, t.id - 1)
         assert (t.config["N_m"], t.config["N_b"], t.config["G_t"]) == (1, 3, "ws")
-        for key in ("val_acc", "val_acc_std", "test_acc", "memory_mb", "params", "flops", "train_seconds"):
+        for key in ("val_acc", "val_acc_std", "memory_mb", "params", "flops", "train_seconds"):
             assert math.isfinite(t.metrics[key]), key
+        # a search selects on validation only: the test split is never evaluated during it
+        assert not {"test_acc", "test_loss"} & set(t.metrics) and "test_acc" not in t.sample_metrics[0]
         assert 0 <= t.metrics["val_acc"] <= 1 and t.metrics["n_samples"] == 1
         assert len(t.sample_metrics) == 1 and t.sample_metrics[0]["net_seed"] == derive_seed(t.seed, 0, 0)
         assert t.duration > 0

@@ -29,7 +29,6 @@ import torch
 from nago.training.data.base import ArraySplit, DatasetSplits
 from nago.errors import ConfigError
 from nago.generator.hnag import generate
-from nago.generator.model import build_model
 from nago.generator.profile import count_flops
 from nago.config.run import RunConfig, build_objective
 from nago.training.train import TrainConfig, resolve_device, train_network
@@ -100,19 +99,17 @@ def run(args: argparse.Namespace) -> dict:
     digits_run = RunConfig.from_toml(args.digits_run)
     data = build_objective(digits_run).load_data()
     config = digits_run.space.validate({"N_t": 4}, partial=True)
-    model = digits_run.model
     torch.manual_seed(args.seed)
-    net = build_model(generate(config, args.seed), in_channels=data.in_channels, image_size=data.image_size,
-                      num_classes=data.num_classes, param_limit=float(model.get("param_limit", 4e6)),
-                      head_width=int(model.get("head_width", 1280)), dropout=float(model.get("dropout", 0.2)))
+    net = digits_run.model.build(generate(config, args.seed), in_channels=data.in_channels, image_size=data.image_size,
+                                 num_classes=data.num_classes, seed=args.seed)
     digits = _measure("digits", digits_run, config, net, data, epochs=args.epochs, seed=args.seed, device=device)
 
     cifar_run = RunConfig.from_toml(args.cifar_run)
     data = synthetic_cifar(args.images, seed=args.seed)
     config = cifar_run.space.sample(np.random.default_rng(args.seed), 1)[0]
     torch.manual_seed(args.seed)
-    net = build_model(generate(config, args.seed), in_channels=3, image_size=32, num_classes=10,
-                      param_limit=args.param_limit, head_width=int(cifar_run.model.get("head_width", 1280)))
+    net = dataclasses.replace(cifar_run.model, param_limit=args.param_limit).build(
+        generate(config, args.seed), in_channels=3, image_size=32, num_classes=10, seed=args.seed)
     cifar = _measure("cifar-synthetic", cifar_run, config, net, data, epochs=args.epochs, seed=args.seed, device=device)
     return {"device": str(device), "threads": torch.get_num_threads(), "target_data_fraction": DATA_FRACTION_TARGET,
             "load_average": [load_before, os.getloadavg()[0]], "workloads": [digits, cifar]}
