@@ -5,7 +5,7 @@
 ``nao-cso`` live in :mod:`nago.strategies.nao`; ``nago bench surrogate`` measures the predictor.
 """
 
-from nago.nao.encoding import CellGraph, TokenCodec, archspec_graph, graph_view, nb201_dag
+from nago.nao.encoding import CellGraph, TokenCodec, graph_view, nb201_dag
 from nago.nao.model import NAOModel
 
-__all__ = ["CellGraph", "NAOModel", "TokenCodec", "archspec_graph", "graph_view", "nb201_dag"]
+__all__ = ["CellGraph", "NAOModel", "TokenCodec", "graph_view", "nb201_dag"]

@@ -14,11 +14,10 @@ only among the valid tokens of each position. Categoricals and small ints round-
 floats (and ints with more than ``bins`` levels) round-trip to their bin centre.
 
 The graph view (:class:`CellGraph`) of a NAS-Bench-201 cell uses the standard conversion to an
-op-on-node DAG (as NASLib / SemiNAS do): node 0 = the cell input, nodes 1..6 = the six edge ops in
-the order e0..e5 = (0->1), (0->2), (1->2), (0->3), (1->3), (2->3), node 7 = the cell output; an op
-node reads the op nodes of the edges that end where its edge starts. The adjacency is the same for
-every cell; only the node features (one-hot op) change. :func:`archspec_graph` is a simple view of
-an :class:`~nago.generator.spec.ArchSpec`: its top-level graph of cells with per-cell features.
+op-on-node DAG (as NASLib / SemiNAS do; :data:`nago.benchmarks.nb201.OP_NODE_EDGES`): node 0 = the
+cell input, nodes 1..6 = the six edge ops e0..e5 (the edges of :data:`nago.benchmarks.nb201.EDGES`),
+node 7 = the cell output. The adjacency is the same for every cell; only the node features (one-hot
+op) change. Which spaces have a graph view is decided by :func:`nago.benchmarks.nb201.cell_choices`.
 """
 
 from __future__ import annotations
@@ -29,12 +28,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from nago.benchmarks import nb201
 from nago.errors import ConfigError
 from nago.config.space import Param, SearchSpace
-from nago.generator.spec import ArchSpec
 
 SOS = 0
-NB201_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # e0..e5: (from node, to node)
 
 
 class TokenCodec:
@@ -173,32 +171,21 @@ class CellGraph:
 
 def nb201_graph(ops: Sequence[str]) -> CellGraph:
     """The op-on-node DAG of the NAS-Bench-201 cell (8 nodes; see the module docstring)."""
-    n = len(NB201_EDGES) + 2
-    adj = torch.zeros(n, n, dtype=torch.bool)
-    out = n - 1
-    for k, (src, dst) in enumerate(NB201_EDGES):
-        v = k + 1
-        if src == 0:
-            adj[0, v] = True
-        for k2, (_, dst2) in enumerate(NB201_EDGES):
-            if dst2 == src:
-                adj[k2 + 1, v] = True
-        if dst == 3:
-            adj[v, out] = True
-    return CellGraph(adj, (-1, 0, 1, 2, 3, 4, 5, -1), ("input",) + ("op",) * 6 + ("output",), tuple(ops))
+    e = len(nb201.EDGES)
+    adj = torch.zeros(e + 2, e + 2, dtype=torch.bool)
+    for i, j in nb201.OP_NODE_EDGES:
+        adj[i, j] = True
+    return CellGraph(adj, (-1, *range(e), -1), ("input",) + ("op",) * e + ("output",), tuple(ops))
 
 
 def graph_view(space: SearchSpace) -> CellGraph | None:
     """The graph view of a space's configs, or ``None`` when it has none.
 
-    A space has one when its searchable parameters are the NB201 cell edges: six categoricals
-    ``e0..e5`` with the same choices (the op set, e.g. ``spaces/nb201.toml``).
+    A space has one when it is shaped like the NB201 cell (:func:`nago.benchmarks.nb201.cell_choices`:
+    six categoricals ``e0..e5`` with the same choices, any op set; e.g. ``spaces/nb201.toml``).
     """
-    ps = space.searchable
-    if [p.name for p in ps] == [f"e{i}" for i in range(6)] and all(p.type == "categorical" for p in ps):
-        if len({p.choices for p in ps}) == 1:
-            return nb201_graph([str(c) for c in ps[0].choices])
-    return None
+    choices = nb201.cell_choices(space)
+    return None if choices is None else nb201_graph(choices)
 
 
 def nb201_dag(ops: Sequence[str], choices: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,24 +195,3 @@ def nb201_dag(ops: Sequence[str], choices: Sequence[str]) -> tuple[torch.Tensor,
     local = torch.tensor([[list(choices).index(o) for o in ops]])
     return g.adjacency.float(), g.features(local)[0]
 
-
-def archspec_graph(spec: ArchSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """A simple graph view of an :class:`ArchSpec`: its top-level DAG of cells.
-
-    Returns:
-        Adjacency ``[C, C]`` (float; ``[i, j] = 1`` for an edge ``i -> j``) and node features
-        ``[C, S + 2]``: one-hot stage (``S`` = number of stages) plus the cell's number of modules and
-        of operations, each divided by the largest over the cells.
-    """
-    cells = spec.top.nodes
-    C, S = len(cells), len(spec.channel_ratios)
-    adj = torch.zeros(C, C)
-    for j, node in enumerate(cells):
-        for i in node.preds:
-            adj[i, j] = 1.0
-    feats = torch.zeros(C, S + 2)
-    counts = torch.tensor([[len(c.graph.nodes) if c.graph else 0, len(list(c.graph.ops())) if c.graph else 0]
-                           for c in cells], dtype=torch.float32).reshape(C, 2)
-    feats[torch.arange(C), torch.tensor(spec.stages, dtype=torch.long)] = 1.0
-    feats[:, S:] = counts / counts.amax(dim=0).clamp(min=1.0)
-    return adj, feats

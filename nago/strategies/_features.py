@@ -22,6 +22,7 @@ import torch
 from gpytorch.kernels import Kernel, MaternKernel
 from gpytorch.priors import LogNormalPrior
 
+from nago.benchmarks import nb201
 from nago.errors import ConfigError
 from nago.registry import Registry
 from nago.config.space import SearchSpace
@@ -72,15 +73,10 @@ def lookup_map(space: SearchSpace, featurize: Callable[[dict], list[float]]) -> 
 def nb201_paths(space: SearchSpace) -> FeatureMap:
     """NAS-Bench-201 cells as skip-contracted input -> output path counts (:func:`nago.benchmarks.nb201.path_features`).
 
-    The space must have six categorical dimensions, in NB201's edge order, each with NB201's five ops.
+    The space must be an NB201 cell space (:func:`nago.benchmarks.nb201.is_nb201_space`).
     """
-    from nago.benchmarks import nb201
-
-    params = space.searchable
-    if len(params) != len(nb201.EDGES) or any(p.type != "categorical" or tuple(p.choices) != nb201.OPS for p in params):
+    if not nb201.is_nb201_space(space):
         raise ConfigError(
-            f"GP features 'nb201-paths': space {space.name!r} must have {len(nb201.EDGES)} categorical "
-            f"dimensions (the edges {', '.join(f'{b}->{a}' for a, b in nb201.EDGES)}) with choices {list(nb201.OPS)}"
+            f"GP features 'nb201-paths': space {space.name!r} must have {nb201.SPACE_RULE} {list(nb201.OPS)}"
         )
-    names = [p.name for p in params]
-    return lookup_map(space, lambda c: nb201.path_features([c[n] for n in names]))
+    return lookup_map(space, lambda c: nb201.path_features([c[n] for n in nb201.EDGE_NAMES]))

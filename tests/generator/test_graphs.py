@@ -43,7 +43,13 @@ def test_low_p_er_never_crashes():
     """The original code crashed on ~7% of configs from disconnected ER graphs with small P."""
     rng = np.random.default_rng(1)
     for _ in range(300):
-        sample_dag("er", int(rng.integers(1, 11)), rng=rng, p=0.1)
+        n = int(rng.integers(1, 11))
+        dag = sample_dag("er", n, rng=rng, p=0.1)
+        g = nx.Graph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from((j, i) for i, p in enumerate(dag.preds) for j in p)
+        assert dag.n == n and nx.is_connected(g)  # the documented repair: one connected DAG, never a crash
+        assert all(all(j < i for j in p) for i, p in enumerate(dag.preds))
 
 
 def test_k_is_clipped():

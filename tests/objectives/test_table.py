@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from nago.errors import ConfigError
-from nago.benchmarks.nb201 import NB201Network, arch_costs, arch_string, measure, parse_arch
+from nago.benchmarks.nb201 import arch_string, parse_arch
+from nago.benchmarks.nb201_net import NB201Network, arch_costs, measure
 from nago.errors import EvalFailure
 from nago.study.study import Study
 from nago.objectives.table import TableObjective, load_table_space

@@ -45,8 +45,15 @@ def test_nb201_paths_map_and_kernel():
 
 def test_nb201_paths_needs_the_nb201_edges():
     space = SearchSpace.from_dict({"params": {"a": {"type": "categorical", "choices": ["x", "y"]}}})
-    with pytest.raises(ConfigError, match="must have 6 categorical dimensions"):
+    with pytest.raises(ConfigError, match="must have 6 categorical parameters e0, e1, e2, e3, e4, e5"):
         GP_FEATURES.get("nb201-paths")(space)
+    nb201, _ = load_table_space(SPACES / "nb201.toml")
+    data = {"params": {p.name: {"type": "categorical", "choices": list(p.choices)} for p in nb201.searchable}}
+    renamed = SearchSpace.from_dict({"params": {f"edge{k}": v for k, v in enumerate(data["params"].values())}})
+    other_ops = SearchSpace.from_dict({"params": {k: {**v, "choices": list(v["choices"])[:4]} for k, v in data["params"].items()}})
+    for bad in (renamed, other_ops):  # the same rule as the graph view (nago.benchmarks.nb201.is_nb201_space)
+        with pytest.raises(ConfigError, match="must have 6 categorical parameters"):
+            GP_FEATURES.get("nb201-paths")(bad)
     with pytest.raises(ConfigError, match="unknown GP feature map 'paths'; allowed: nb201-paths"):
         GP_FEATURES.get("paths")
 

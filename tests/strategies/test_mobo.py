@@ -358,7 +358,7 @@ def test_discrete_candidates_enumerate_or_sample_around_anchors():
         ({"warp": "log"}, "'warp' got 'log'; allowed: half-rank-log, none"),
         ({"acquisition": 3}, "strategy 'mobo': option 'acquisition' got 3; allowed: qlognehvi, qlognparego"),
         ({"features": "paths"}, "unknown GP feature map 'paths'; allowed: nb201-paths"),
-        ({"features": "nb201-paths"}, "'nb201-paths': space .* must have 6 categorical dimensions"),
+        ({"features": "nb201-paths"}, "'nb201-paths': space .* must have 6 categorical parameters e0, e1"),
     ],
 )
 def test_bad_options(options, match):
