@@ -54,24 +54,27 @@ def require_searchable(space: SearchSpace, strategy: str) -> None:
         )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and not _is_bool(value)
-
-
 def _is_bool(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not _is_bool(value)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _span(kind: str, low: float, high: float, open_low: bool, open_high: bool) -> str:
     """``"an integer >= 2"``, ``"a number in (0, 1]"``, ``"a number"``."""
-    fmt = lambda v: f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
     if math.isinf(low) and math.isinf(high):
         return kind
     if math.isinf(high):
-        return f"{kind} {'>' if open_low else '>='} {fmt(low)}"
+        return f"{kind} {'>' if open_low else '>='} {_fmt(low)}"
     if math.isinf(low):
-        return f"{kind} {'<' if open_high else '<='} {fmt(high)}"
-    return f"{kind} in {'(' if open_low else '['}{fmt(low)}, {fmt(high)}{')' if open_high else ']'}"
+        return f"{kind} {'<' if open_high else '<='} {_fmt(high)}"
+    return f"{kind} in {'(' if open_low else '['}{_fmt(low)}, {_fmt(high)}{')' if open_high else ']'}"
 
 
 def _inside(v: float, low: float, high: float, open_low: bool, open_high: bool) -> bool:
