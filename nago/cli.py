@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
-from nago.errors import NagoError
+from nago.errors import ConfigError, NagoError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -45,6 +45,9 @@ def sample_network(path: str, *, assignments: Sequence[str] = (), seed: int = 0,
     from nago.config.space import parse_assignments
 
     space, run = load_space_or_run(path)
+    if space.is_table:
+        raise ConfigError(f"{path}: space {space.name!r} is a table space (kind = \"table\"): its configs are rows of "
+                          "a table, no network is sampled; allowed: a generator space or run file (e.g. spaces/hnag.toml)")
     drawn = space.sample(np.random.default_rng(seed), 1)[0]
     config = space.validate({**drawn, **parse_assignments(assignments)})
     c, size, k = run.shape() if run else (3, 32, 10)
@@ -114,6 +117,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"nago: evaluation failed ({e.kind}): {e.message}", file=sys.stderr)
         return 1
     m = result.metrics
+    if run.space.is_table:  # a looked-up row: its metric columns, no networks
+        if args.json:
+            _print_json({**m, "config": config})
+            return 0
+        print("config  " + " ".join(f"{k}={v}" for k, v in config.items() if run.space[k].searchable))
+        for name, value in m.items():
+            print(f"{name:<32}{value:>14.6g}")
+        return 0
     if args.json:
         _print_json({**m, "config": config, "seed": seed, "samples": result.sample_metrics})
         return 0

@@ -163,7 +163,7 @@ def test_search_refuses_an_existing_study_and_resumes_it(searched, tiny, capsys)
     assert main(["search", tiny, "--trials", "6", "--out", str(searched), "--resume", "--seed", "5", *TINY_SET]) == 2
     _one_error_line(capsys.readouterr().err, "cannot resume", "seed was 0, now 5")
     assert main(["search", tiny, "--trials", "6", "--out", str(searched), "--resume", "--set", "N_m=1", "--set", "N_b=4"]) == 2
-    _one_error_line(capsys.readouterr().err, "cannot resume", "fixed was")
+    _one_error_line(capsys.readouterr().err, "cannot resume", "fixed.N_b was 3, now 4")
 
 
 def test_search_strategy_override_drops_the_flat_options_of_the_run_strategy(tiny, capsys, tmp_path):

@@ -51,6 +51,11 @@ values of the wrong type or out of range are :class:`~nago.errors.ConfigError` n
 value and what is allowed. The search objectives are checked against the metrics a search trial
 measures (:data:`nago.objectives.network.SEARCH_METRICS`).
 
+A run on a **table space** (``kind = "table"``, e.g. ``spaces/nb201-mo.toml``; see
+:mod:`nago.objectives.table`) has only ``[run]`` and ``[search]``: trials are looked up in the table's
+CSV, nothing is trained, and the objectives default to the table's search metrics (``[table] search``
+with their ``[table.metrics]`` directions); objectives must name its metric columns.
+
 A flat ``[search.options]`` table (no sub-tables) is still read: it holds the options of
 ``[search] strategy``, and a different strategy chosen with ``--strategy`` runs without them (a
 warning names the options dropped).
@@ -270,6 +275,8 @@ class SearchSection:
         ray_address: the Ray cluster; ``None`` = ``RAY_ADDRESS`` or a local instance.
         options: strategy options per strategy name, from ``[search.options.<strategy>]`` tables.
         options_flat: ``options`` came from a flat ``[search.options]`` table (so they belong to ``strategy``).
+        metrics: the metrics a trial measures, which the objectives must name: ``None`` for a network
+            search (:data:`~nago.objectives.network.SEARCH_METRICS`); a table space's metric columns.
     """
 
     strategy: str = "mobo"
@@ -284,6 +291,7 @@ class SearchSection:
     ray_address: str | None = None
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     options_flat: bool = False
+    metrics: tuple[str, ...] | None = None
 
     KEYS = ("strategy", "trials", "objectives", "batch", "fidelity", "time_limit_s", "ref_point", "executor",
             "workers", "ray_address", "options")
@@ -315,15 +323,22 @@ class SearchSection:
         })
         if self.fidelity is not None:
             object.__setattr__(self, "fidelity", float(self.fidelity))
-        _check_objectives(self.objectives)
+        _check_objectives(self.objectives, self.metrics)
         for name, table in self.options.items():
             if not isinstance(table, Mapping):
                 raise ConfigError(f"search.options.{name}: got {table!r}; allowed: a table of {name} options")
         object.__setattr__(self, "options", {k: dict(v) for k, v in self.options.items()})
 
     @classmethod
-    def from_dict(cls, table: Mapping[str, Any]) -> "SearchSection":
-        """Build from a ``[search]`` table (flat or per-strategy ``[search.options]``)."""
+    def from_dict(cls, table: Mapping[str, Any], *, metrics: Iterable[str] | None = None,
+                  objectives: Iterable[str] | None = None) -> "SearchSection":
+        """Build from a ``[search]`` table (flat or per-strategy ``[search.options]``).
+
+        Args:
+            table: the ``[search]`` table.
+            metrics: what a trial measures (a table space's metric columns); ``None``: a network search.
+            objectives: the default objectives when the table names none (a table's search metrics).
+        """
         if not isinstance(table, Mapping):
             raise ConfigError(f"[search] must be a table; got {table!r}")
         unknown = sorted(set(table) - set(cls.KEYS))
@@ -333,6 +348,10 @@ class SearchSection:
         strategy = values.get("strategy", cls.strategy)
         if "options" in values:
             values["options"], values["options_flat"] = _split_options(values["options"], str(strategy))
+        if metrics is not None:
+            values["metrics"] = tuple(metrics)
+        if objectives is not None and "objectives" not in values:
+            values["objectives"] = tuple(objectives)
         return cls(**values)
 
     def options_for(self, strategy: str | None = None, *, known: Iterable[str] | None = None) -> dict[str, Any]:
@@ -361,11 +380,18 @@ class SearchSection:
         return dict(tables.get(strategy, {}))
 
 
-def _check_objectives(items: Iterable[str]) -> None:
-    """Each objective parses and names a metric a search trial measures."""
+def _check_objectives(items: Iterable[str], measured: Iterable[str] | None = None) -> None:
+    """Each objective parses and names a metric a search trial measures (``measured``: a table's columns)."""
     from nago.objectives.network import SEARCH_METRICS, TEST_METRICS
     from nago.study.trial import parse_objectives
 
+    if measured is not None:
+        measured = list(measured)
+        for spec in parse_objectives(list(items)):
+            if spec.name not in measured:
+                raise ConfigError(f"search.objectives: got metric {spec.name!r}; allowed: the table's metric columns "
+                                  f"([table.metrics] of the space): {', '.join(measured)}")
+        return
     for spec in parse_objectives(list(items)):
         if spec.name in SEARCH_METRICS:
             continue
@@ -421,22 +447,24 @@ class RunConfig:
         seed = run.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"{where}: [run] seed: got {seed!r}; allowed: an integer >= 0")
+        space_path = Path(run["space"]).expanduser()
+        if not space_path.is_absolute():
+            space_path = base / space_path
+        space = SearchSpace.from_toml(space_path)
+        table = _table_search(space, raw, where) if space.is_table else {}
         try:
             sections = {
                 "data": _from_table(DataSection, "data", raw.get("data", {}), [f.name for f in fields(DataSection)]),
                 "model": _from_table(ModelSection, "model", raw.get("model", {}), [f.name for f in fields(ModelSection)]),
                 "evaluate": _from_table(EvaluateSection, "evaluate", raw.get("evaluate", {}),
                                         [f.name for f in fields(EvaluateSection)]),
-                "search": SearchSection.from_dict(raw.get("search", {})),
+                "search": SearchSection.from_dict(raw.get("search", {}), **table),
             }
         except ConfigError as e:
             raise ConfigError(f"{where}: {e}") from None
-        space_path = Path(run["space"]).expanduser()
-        if not space_path.is_absolute():
-            space_path = base / space_path
         return cls(
             name=str(run.get("name", source.stem if source else "run")),
-            space=SearchSpace.from_toml(space_path),
+            space=space,
             seed=seed,
             description=str(run.get("description", "")),
             train=raw.get("train", {}),
@@ -454,6 +482,27 @@ class RunConfig:
         return self.data.shape()
 
 
+def _table_search(space: SearchSpace, raw: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]:
+    """A run on a table space: its metric columns and default objectives (the table's search metrics,
+    with their directions), read from the space's ``[table]`` section. Sections that only configure
+    training ([data], [model], [train], [evaluate]) would be ignored there, so they are refused.
+    """
+    unused = [sec for sec in ("data", "model", "train", "evaluate") if raw.get(sec)]
+    if unused:
+        raise ConfigError(f"{where}: [run] space {space.source or space.name} is a table space (kind = \"table\"): "
+                          f"trials are looked up in its CSV, nothing is trained, so {', '.join(f'[{s}]' for s in unused)} "
+                          "would be ignored; allowed: [run] and [search] only")
+    section = space.sections.get("table")
+    metrics = section.get("metrics") if isinstance(section, Mapping) else None
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise ConfigError(f"{space.source or space.name}: a table space needs [table.metrics] "
+                          "(COLUMN = \"max\" | \"min\") and [table] search; see nago.objectives.table")
+    search = section.get("search", [])
+    search = [search] if isinstance(search, str) else list(search) if isinstance(search, list) else []
+    return {"metrics": tuple(metrics),
+            "objectives": tuple(f"{name}:{metrics.get(name, 'max')}" for name in search) or None}
+
+
 def is_run_file(path: str | Path) -> bool:
     """True if the TOML file is a run config (has a ``[run]`` table) rather than a space."""
     return "run" in read_toml(path)
@@ -469,7 +518,9 @@ def load_space_or_run(path: str | Path) -> tuple[SearchSpace, RunConfig | None]:
 
 def build_objective(run: RunConfig, *, data_root: str | None = None, device: str | None = None,
                     samples: int | None = None, progress: bool | None = None, evaluate_test: bool = False):
-    """The :class:`~nago.objectives.network.TrainObjective` a run file describes (CLI flags override it).
+    """The objective a run file describes (CLI flags override it): a
+    :class:`~nago.objectives.network.TrainObjective`, or for a table space (``kind = "table"``) a
+    :class:`~nago.objectives.table.TableObjective` on its CSV (the other arguments do not apply).
 
     Args:
         run: the run config.
@@ -484,6 +535,10 @@ def build_objective(run: RunConfig, *, data_root: str | None = None, device: str
     from nago.study.trial import parse_objectives
     from nago.training.train import TrainConfig
 
+    if run.space.is_table:  # configs are looked up in the table's CSV: no data, nothing trained
+        from nago.objectives.table import TableObjective, load_table
+
+        return TableObjective(table=load_table(run.space))
     if not run.data.dataset:
         raise ConfigError("[data] needs 'dataset', e.g. dataset = \"digits\"")
     train = dict(run.train)

@@ -214,6 +214,9 @@ def _parse_param(name: str, spec: Any, where: str) -> Param:
     return Param(p.name, p.type, p.low, p.high, p.log, p.choices, p.value, default)
 
 
+SPACE_KINDS = ("generator", "table")
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """An ordered set of typed parameters.
@@ -224,6 +227,10 @@ class SearchSpace:
         description: free text.
         source: the TOML file it came from, if any.
         sections: the other top-level tables of the TOML file (read by other components).
+        kind: ``"generator"`` (configs are generator parameters: networks are sampled and trained) or
+            ``"table"`` (configs are looked up in the ``[table]`` section's CSV, see
+            :mod:`nago.objectives.table`); ``[space] kind``, by default ``"table"`` when the file has a
+            ``[table]`` section, else ``"generator"``.
     """
 
     name: str
@@ -231,6 +238,7 @@ class SearchSpace:
     description: str = ""
     source: Path | None = None
     sections: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "generator"
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -248,7 +256,16 @@ class SearchSpace:
         parsed = tuple(_parse_param(n, s, where) for n, s in params.items())
         others = {k: v for k, v in data.items() if k not in ("space", "params")}
         name = head.get("name", source.stem if source else "space")
-        return cls(name=name, params=parsed, description=head.get("description", ""), source=source, sections=others)
+        kind = head.get("kind", "table" if "table" in others else "generator")
+        if kind not in SPACE_KINDS:
+            raise ConfigError(f"{where}: [space] kind = {kind!r}; allowed: {', '.join(repr(k) for k in SPACE_KINDS)}")
+        return cls(name=name, params=parsed, description=head.get("description", ""), source=source, sections=others,
+                   kind=kind)
+
+    @property
+    def is_table(self) -> bool:
+        """True for a table space (``kind = "table"``): configs are looked up, not trained."""
+        return self.kind == "table"
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "SearchSpace":

@@ -51,7 +51,15 @@ class Study:
         batch: proposals per ask (the pending ones are passed to the strategy).
         ref_point: hypervolume reference point in metric units (else inferred, see nago.analysis.pareto).
         name: a label for reports.
-        resume: allow opening a directory that already holds a study (it must match).
+        resume: allow opening a directory that already holds a study; it must be the same study
+            (see below), else :class:`ConfigError` names what differs.
+        meta: extra records kept in the store (``run_file``, ``model``, ...). Its ``"protocol"`` entry
+            (what a trial measures: data and its options, model budget and head, training protocol,
+            samples; or the table file) is part of the study's identity.
+
+    A study's identity, checked on resume: objectives, searchable parameters and their ranges, fixed
+    values (``--set``), strategy, seed, fidelity, and ``meta["protocol"]``. Parts an older store did
+    not record are not checked.
     """
 
     def __init__(
@@ -81,29 +89,28 @@ class Study:
         self.seed, self.fidelity, self.batch = int(seed), fidelity, batch
         self.name = name or self.run_dir.name
         self.strategy_name = strategy if isinstance(strategy, str) else type(strategy).__name__
+        # the strategy (name and options) is checked before anything is created: a typo must not
+        # leave a study behind that the corrected command then refuses to overwrite
+        if isinstance(strategy, str):
+            cls = STRATEGIES.get(strategy)
+            self.strategy: Strategy = cls(space=space, objectives=self.objectives, seed=derive_seed(self.seed, 7),
+                                          fidelity=fidelity, **dict(strategy_options or {}))
+        else:
+            self.strategy = strategy
+        identity = _identity(self, meta)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / STORE_FILE
         existed = path.exists()
         self.store = TrialStore(path)
-        identity = {
-            "objectives": [str(o) for o in self.objectives],
-            "space": [p.name for p in space.searchable],
-            # fixed values (e.g. `--set N_m=1`): a resume must not mix networks of another space
-            "fixed": json.loads(json.dumps({p.name: p.value for p in space.params if not p.searchable}, default=str)),
-            "strategy": self.strategy_name,
-            "seed": self.seed,
-        }
         if existed and self.store.get_meta("identity") is not None:
             if not resume:
                 self.store.close()
                 raise ConfigError(f"{self.run_dir} already holds a study; resume it (--resume) or choose another --out")
-            old = self.store.get_meta("identity")
-            diff = [k for k in identity if k in old and old[k] != identity[k]]  # keys older stores lack are not checked
+            diff = _identity_diff(self.store.get_meta("identity"), identity)
             if diff:
                 self.store.close()
-                raise ConfigError(
-                    f"cannot resume {self.run_dir}: {', '.join(f'{k} was {old.get(k)!r}, now {identity[k]!r}' for k in diff)}"
-                )
+                raise ConfigError(f"cannot resume {self.run_dir}: it holds another study ({'; '.join(diff)}); "
+                                  "resume with the run file and options that made it, or choose another --out")
         else:
             self.store.set_meta("identity", identity)
             self.store.set_meta("objectives", identity["objectives"])
@@ -114,12 +121,6 @@ class Study:
         if ref_point is not None:
             self.store.set_meta("ref_point", [float(v) for v in ref_point])
         self.ref_point = self.store.get_meta("ref_point")
-        if isinstance(strategy, str):
-            cls = STRATEGIES.get(strategy)
-            self.strategy: Strategy = cls(space=space, objectives=self.objectives, seed=derive_seed(self.seed, 7),
-                                          fidelity=fidelity, **dict(strategy_options or {}))
-        else:
-            self.strategy = strategy
 
     # -- the loop ---------------------------------------------------------------------------------
     def optimize(
@@ -289,6 +290,39 @@ class Study:
         self.store.close()
 
 
+def _identity(study: Study, meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What makes a study the same study on resume (JSON values, as the store keeps them)."""
+    identity = {
+        "objectives": [str(o) for o in study.objectives],
+        "space": [p.name for p in study.space.searchable],
+        # ranges and choices: the same names over other ranges would mix two searches
+        "ranges": {p.name: {"type": p.type, "low": p.low, "high": p.high, "log": p.log, "choices": list(p.choices)}
+                   for p in study.space.searchable},
+        # fixed values (e.g. `--set N_m=1`): a resume must not mix networks of another space
+        "fixed": {p.name: p.value for p in study.space.params if not p.searchable},
+        "strategy": study.strategy_name,
+        "seed": study.seed,
+        "fidelity": study.fidelity,
+    }
+    if meta and meta.get("protocol") is not None:
+        identity["protocol"] = meta["protocol"]
+    return json.loads(json.dumps(identity, default=str))
+
+
+def _identity_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``"key was X, now Y"`` for each leaf that differs; keys ``old`` lacks are not checked (older stores)."""
+    out: list[str] = []
+    for k, v in new.items():
+        if k not in old:
+            continue
+        if isinstance(v, dict) and isinstance(old[k], dict):
+            out += _identity_diff(old[k], v, f"{prefix}{k}.")
+            out += [f"{prefix}{k}.{g} was {old[k][g]!r}, now absent" for g in old[k] if g not in v]
+        elif old[k] != v:
+            out.append(f"{prefix}{k} was {old[k]!r}, now {v!r}")
+    return out
+
+
 def study_from_run(
     run: "str | Path | Any",
     *,
@@ -302,6 +336,11 @@ def study_from_run(
     progress_each: bool = False,
 ) -> Study:
     """A :class:`Study` as a run file describes it (what ``nago search`` runs).
+
+    On a table space (``kind = "table"``) the objective is a
+    :class:`~nago.objectives.table.TableObjective` on its CSV (no data is read, nothing is trained,
+    ``data_root`` and ``device`` do not apply); the study's ``meta["protocol"]`` records the table file
+    (name and SHA-256), for a network search the data, model, training protocol and samples.
 
     Args:
         run: a run TOML path or a :class:`~nago.config.run.RunConfig`.
@@ -324,7 +363,35 @@ def study_from_run(
     # a search selects on validation only: the test split is for `nago evaluate` and export
     objective = build_objective(rc, data_root=data_root, device=device, progress=progress_each, evaluate_test=False)
     base = rc.source.parent if rc.source else Path.cwd()
-    data = objective.load_data()  # fail early on a bad data root, and record the real input shape
+    ref_point = list(search.ref_point) if search.ref_point is not None else None
+    if rc.space.is_table:  # configs are looked up in the table's CSV: no data, nothing trained
+        table = objective.table
+        fidelity = search.fidelity
+        if ref_point is None and table.ref_point is not None and list(search.objectives) == [str(m) for m in table.search]:
+            ref_point = list(table.ref_point)
+        meta = {"run_file": str(rc.source) if rc.source else None, "table": str(table.path),
+                "protocol": {"kind": "table", "csv": table.path.name, "sha256": _sha256(table.path),
+                             "key": table.key_column, "template": table.template}}
+    else:
+        data = objective.load_data()  # fail early on a bad data root, and record the real input shape
+        fidelity = search.fidelity if search.fidelity is not None else float(objective.train.epochs)
+        meta = {"run_file": str(rc.source) if rc.source else None,
+                "model": {**dataclasses.asdict(rc.model), "in_channels": data.in_channels, "image_size": data.image_size,
+                          "num_classes": data.num_classes},
+                # what an exported network expects as input (nago export)
+                "data": {"dataset": data.name, "mean": list(data.mean), "std": list(data.std),
+                         "classes": list(data.info.get("classes") or []) or None},
+                # part of the study's identity: a resume must measure trials the same way
+                "protocol": {
+                    "kind": "network",
+                    # the data root may move between runs; what it holds may not
+                    "data": {**{k: v for k, v in dataclasses.asdict(rc.data).items() if k not in ("root", "cache_dir")},
+                             "shape": [data.in_channels, data.image_size, data.num_classes],
+                             "sizes": [len(data.train), len(data.val), len(data.test)]},
+                    "model": dataclasses.asdict(rc.model),
+                    "train": {k: v for k, v in dataclasses.asdict(objective.train).items() if k not in _RUNTIME_ONLY},
+                    "samples": objective.samples,
+                }}
     return Study(
         run_dir=Path(out) if out is not None else base / "out" / rc.name,
         space=space,
@@ -333,15 +400,24 @@ def study_from_run(
         strategy=chosen,
         strategy_options=options,
         seed=rc.seed if seed is None else seed,
-        fidelity=search.fidelity if search.fidelity is not None else float(objective.train.epochs),
+        fidelity=fidelity,
         batch=search.batch,
-        ref_point=list(search.ref_point) if search.ref_point is not None else None,
+        ref_point=ref_point,
         name=rc.name,
         resume=resume,
-        meta={"run_file": str(rc.source) if rc.source else None,
-              "model": {**dataclasses.asdict(rc.model), "in_channels": data.in_channels, "image_size": data.image_size,
-                        "num_classes": data.num_classes},
-              # what an exported network expects as input (nago export)
-              "data": {"dataset": data.name, "mean": list(data.mean), "std": list(data.std),
-                       "classes": list(data.info.get("classes") or []) or None}},
+        meta=meta,
     )
+
+
+# [train] fields that change how fast a trial runs or what it prints, not what it measures
+_RUNTIME_ONLY = frozenset({"progress", "profile_data", "eval_batch_size", "channels_last"})
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
