@@ -57,7 +57,9 @@ def sample_network(path: str, *, assignments: Sequence[str] = (), seed: int = 0,
     limit = model.param_limit
     channels = channels or c
     size = image_size or size
-    spec = generate(config, seed)
+    model, generator_config = model.split(config)
+    limit = model.param_limit
+    spec = generate(generator_config, seed)
     net = model.build(spec, in_channels=channels, image_size=size, num_classes=classes or k, seed=seed)
     prof = profile(net, (channels, size, size))
     summary = spec.summary()

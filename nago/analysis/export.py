@@ -78,7 +78,11 @@ def export_trial(run_dir: str | Path, trial_id: int, *, out: str | Path | None =
     if trial.state != TrialState.COMPLETE:
         raise ConfigError(f"trial {trial_id} is {trial.state.value}; allowed: a complete trial")
     net_seed = derive_seed(trial.seed, 0, 0) if seed is None else int(seed)
-    spec = generate(trial.config, net_seed)
+
+    model_meta_section = ModelSection(**{key: model_meta[key] for key in ("param_limit", "head_width", "dropout")
+                                         if key in model_meta})
+    model, generator_config = model_meta_section.split(trial.config)  # a searched budget is the model's
+    spec = generate(generator_config, net_seed)
     c, size, k = (int(model_meta.get(key, d)) for key, d in (("in_channels", 3), ("image_size", 32), ("num_classes", 10)))
     trained: dict[str, float] = {}
     if epochs:
@@ -100,7 +104,6 @@ def export_trial(run_dir: str | Path, trial_id: int, *, out: str | Path | None =
         data_meta = {"dataset": data.name, "mean": list(data.mean), "std": list(data.std),
                      "classes": list(data.info.get("classes") or []) or None}
     else:  # the initial weights sample 0 of the trial started from
-        model = ModelSection(**{key: model_meta[key] for key in ("param_limit", "head_width", "dropout") if key in model_meta})
         net = model.build(spec, in_channels=c, image_size=size, num_classes=k, seed=net_seed)
     out_dir = Path(out) if out is not None else run_dir / "export" / f"trial-{trial_id}"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ warning names the options dropped).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -177,6 +178,11 @@ class ModelSection:
 
     Attributes:
         param_limit: parameter budget of each network, a count (not millions); sets the width multiplier.
+            In the run file either a number, or ``[low, high]``: the budget is then *searched* with the
+            generator, as a log-scale float parameter ``param_limit`` added to the space (the range's
+            geometric mean is the default). A searched budget is what lets a front trade accuracy
+            against size: at a fixed budget every generator's networks have about the same size.
+        param_limit_range: ``(low, high)`` when the budget is searched, else ``None``.
         head_width: channels of the head's 1x1 conv (the paper's 1280; smaller for tiny budgets).
         dropout: dropout probability before the classifier.
     """
@@ -184,8 +190,19 @@ class ModelSection:
     param_limit: float = 4e6
     head_width: int = 1280
     dropout: float = 0.2
+    param_limit_range: tuple[float, float] | None = None
+
+    #: Model settings a space may search; a config's value overrides the section's (see :meth:`split`).
+    SEARCHABLE = ("param_limit",)
 
     def __post_init__(self) -> None:
+        if isinstance(self.param_limit, (list, tuple)):
+            rng = self.param_limit
+            if not (len(rng) == 2 and all(_is_num(v) and v > 0 for v in rng) and rng[0] < rng[1]):
+                raise ConfigError(f"model.param_limit: got {list(rng)!r}; allowed: a number of parameters > 0, or "
+                                  "[low, high] with 0 < low < high to search the budget (log scale)")
+            object.__setattr__(self, "param_limit_range", (float(rng[0]), float(rng[1])))
+            object.__setattr__(self, "param_limit", math.sqrt(float(rng[0]) * float(rng[1])))
         _check("model", self, {
             "param_limit": (lambda v: _is_num(v) and v > 0, "a number of parameters > 0 (a count, e.g. 4e6)"),
             "head_width": (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (channels)"),
@@ -193,6 +210,24 @@ class ModelSection:
         })
         object.__setattr__(self, "param_limit", float(self.param_limit))
         object.__setattr__(self, "dropout", float(self.dropout))
+
+    def search_params(self) -> dict[str, dict[str, Any]]:
+        """The model's searched parameters as space-file tables (``{}`` when nothing is searched)."""
+        if self.param_limit_range is None:
+            return {}
+        low, high = self.param_limit_range
+        return {"param_limit": {"type": "float", "low": low, "high": high, "log": True,
+                                "doc": "parameter budget of each network (a count), searched with the generator"}}
+
+    def split(self, config: Mapping[str, Any]) -> tuple["ModelSection", dict[str, Any]]:
+        """Separate a config's model settings (:data:`SEARCHABLE`) from its generator parameters.
+
+        Returns:
+            This section with the config's model values applied, and the generator config (the rest).
+        """
+        own = {k: config[k] for k in self.SEARCHABLE if k in config}
+        model = dataclasses.replace(self, **{k: float(v) for k, v in own.items()}) if own else self
+        return model, {k: v for k, v in config.items() if k not in own}
 
     def build(self, spec: Any, *, in_channels: int, image_size: int, num_classes: int, seed: int):
         """The network of ``spec`` with this budget and head, its initial weights drawn from ``seed``.
@@ -455,13 +490,17 @@ class RunConfig:
         try:
             sections = {
                 "data": _from_table(DataSection, "data", raw.get("data", {}), [f.name for f in fields(DataSection)]),
-                "model": _from_table(ModelSection, "model", raw.get("model", {}), [f.name for f in fields(ModelSection)]),
+                "model": _from_table(ModelSection, "model", raw.get("model", {}),
+                                     [f.name for f in fields(ModelSection) if f.name != "param_limit_range"]),
                 "evaluate": _from_table(EvaluateSection, "evaluate", raw.get("evaluate", {}),
                                         [f.name for f in fields(EvaluateSection)]),
                 "search": SearchSection.from_dict(raw.get("search", {}), **table),
             }
         except ConfigError as e:
             raise ConfigError(f"{where}: {e}") from None
+        searched = sections["model"].search_params()
+        if searched:  # a searched budget is one more dimension of the run's space
+            space = space.extend(searched, where=f"{where} [model]")
         return cls(
             name=str(run.get("name", source.stem if source else "run")),
             space=space,

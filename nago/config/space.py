@@ -119,9 +119,11 @@ class Param:
             n = self.levels
             return int(self.low) + min(int(u * n), n - 1)
         if self.type == "float":
-            if self.log:
-                return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
-            return float(self.low + u * (self.high - self.low))
+            if self.log:  # exp(log(low)) can land a rounding error below low: clip back into the range
+                v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+            else:
+                v = self.low + u * (self.high - self.low)
+            return float(min(max(v, self.low), self.high))
         if self.type == "categorical":
             k = len(self.choices)
             return self.choices[min(int(u * k), k - 1)]
@@ -369,6 +371,18 @@ class SearchSpace:
         params = tuple(Param(p.name, "fixed", value=checked[p.name], default=checked[p.name]) if p.name in checked else p
                        for p in self.params)
         return dataclasses.replace(self, params=params)
+
+    def extend(self, params: Mapping[str, Mapping[str, Any]], *, where: str = "space") -> "SearchSpace":
+        """A copy with more parameters (space-file tables ``{name: {"type": ..., ...}}``) after the others.
+
+        Raises:
+            ConfigError: a name the space already has, or a malformed table.
+        """
+        taken = sorted(set(params) & {p.name for p in self.params})
+        if taken:
+            raise ConfigError(f"{where}: parameter(s) {taken} already in space {self.name!r}; allowed: new names")
+        added = tuple(_parse_param(n, dict(spec), where) for n, spec in params.items())
+        return dataclasses.replace(self, params=self.params + added)
 
     def key(self, config: Mapping[str, Any]) -> tuple:
         """A hashable identity of a config's searchable values (floats rounded to 1e-9)."""

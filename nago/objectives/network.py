@@ -134,8 +134,9 @@ class TrainObjective(Objective):
         from nago.generator.hnag import generate
 
         data = self.load_data()
-        spec = generate(config, seed)
-        net = self.model.build(spec, in_channels=data.in_channels, image_size=data.image_size,
+        model, generator_config = self.model.split(config)  # a searched budget is the model's, not the generator's
+        spec = generate(generator_config, seed)
+        net = model.build(spec, in_channels=data.in_channels, image_size=data.image_size,
                                num_classes=data.num_classes, seed=seed)
         return spec, net
 

@@ -305,3 +305,32 @@ def test_an_options_table_of_an_unknown_strategy_is_named(tmp_path):
     run = RunConfig.from_toml(_write(tmp_path, "[search.options.mobbo]\nn_init = 8\n"))
     with pytest.raises(ConfigError, match=r"search\.options\.mobbo: unknown strategy 'mobbo'; allowed: .*bohb.*mobo"):
         run.search.options_for("mobo", known=STRATEGIES.names())
+
+
+# -- a searched parameter budget ([model] param_limit = [low, high]) -------------------------------
+def test_param_limit_range_adds_a_log_budget_dimension(tmp_path):
+    run = RunConfig.from_toml(_write(tmp_path, "[data]\ndataset = \"digits\"\n[model]\nparam_limit = [2e3, 1e5]\n"))
+    p = run.space["param_limit"]
+    assert (p.type, p.low, p.high, p.log, p.searchable) == ("float", 2e3, 1e5, True, True)
+    assert run.space.names[-1] == "param_limit" and run.space.dim == 9
+    assert run.model.param_limit_range == (2e3, 1e5) and run.model.param_limit == pytest.approx((2e3 * 1e5) ** 0.5)
+    model, generator = run.model.split({"N_t": 4, "param_limit": 5000.0})
+    assert model.param_limit == 5000.0 and generator == {"N_t": 4}
+    fixed = RunConfig.from_toml(RUNS / "cifar10.toml")
+    assert "param_limit" not in fixed.space.names and fixed.model.split({"N_t": 4}) == (fixed.model, {"N_t": 4})
+
+
+@pytest.mark.parametrize("value", ["[1e5, 2e3]", "[0, 10]", "[1e3]", "[1e3, 2e3, 3e3]", '["a", 1e3]'])
+def test_bad_param_limit_range_is_named(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"model\.param_limit: got .*allowed: a number of parameters > 0, or \[low, high\]"):
+        RunConfig.from_toml(_write(tmp_path, f"[data]\ndataset = \"digits\"\n[model]\nparam_limit = {value}\n"))
+
+
+def test_searched_budget_sizes_each_network(tmp_path):
+    """The config's budget reaches the builder; the generator never sees it."""
+    run = RunConfig.from_toml(_write(tmp_path, "[data]\ndataset = \"digits\"\n[model]\nparam_limit = [2e3, 1e5]\nhead_width = 16\n"))
+    objective = build_objective(run)
+    config = run.space.validate({"N_t": 3, "N_m": 1, "N_b": 3, "param_limit": 4000.0}, partial=True)
+    small = objective.build(config, 0)[1].info["params"]
+    large = objective.build({**config, "param_limit": 60000.0}, 0)[1].info["params"]
+    assert 0.8 * 4000 < small < 1.2 * 4000 and 0.9 * 60000 < large < 1.1 * 60000

@@ -108,3 +108,11 @@ def test_parse_assignments():
     assert parse_assignments(["a=4", "b=0.5", "c=ws", 'd="er"']) == {"a": 4, "b": 0.5, "c": "ws", "d": "er"}
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_assignments(["oops"])
+
+
+def test_log_float_ends_of_the_cube_stay_in_range():
+    """exp(log(2000)) is 1999.9999999999998: the cube's corners must still validate."""
+    space = SearchSpace.from_dict({"params": {"b": {"type": "float", "low": 2e3, "high": 1e5, "log": True}}})
+    for u in (0.0, 1.0):
+        (config,) = space.from_unit([[u]])
+        assert space.validate(config)["b"] == (2e3 if u == 0 else 1e5)

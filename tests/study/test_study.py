@@ -372,10 +372,10 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path):
 
 # -- end to end on digits -------------------------------------------------------------------------
 def tiny_digits_run() -> RunConfig:
-    """runs/digits.toml with a tiny budget: 20k-parameter nets, 300 training images, 1 epoch."""
+    """runs/digits.toml with a tiny budget: 2k-20k-parameter nets (searched), 300 training images, 1 epoch."""
     raw = tomllib.loads((RUNS / "digits.toml").read_text())
     raw["data"]["max_train"] = 300
-    raw["model"].update(param_limit=2e4, head_width=16)
+    raw["model"].update(param_limit=[2e3, 2e4], head_width=16)
     raw["train"]["progress"] = False
     raw["evaluate"]["device"] = "cpu"
     raw["search"].update(fidelity=1, options={**SMALL_MOBO, "n_init": 4})
@@ -407,6 +407,9 @@ def test_mobo_study_on_digits_end_to_end(tmp_path):
     for t in trials:
         assert t.fidelity == 1.0 and t.seed == derive_seed(0, t.id - 1)
         assert (t.config["N_m"], t.config["N_b"], t.config["G_t"]) == (1, 3, "ws")
+        # the budget is searched: each trial's networks are sized by its own param_limit
+        assert 2e3 <= t.config["param_limit"] <= 2e4
+        assert 0.7 * t.config["param_limit"] < t.metrics["params"] < 1.3 * t.config["param_limit"]
         for key in ("val_acc", "val_acc_std", "memory_mb", "params", "flops", "train_seconds"):
             assert math.isfinite(t.metrics[key]), key
         # a search selects on validation only: the test split is never evaluated during it
@@ -415,7 +418,7 @@ def test_mobo_study_on_digits_end_to_end(tmp_path):
         assert len(t.sample_metrics) == 1 and t.sample_metrics[0]["net_seed"] == derive_seed(t.seed, 0, 0)
         assert t.duration > 0
     with TrialStore(tmp_path / "digits" / STORE_FILE) as store:
-        assert store.get_meta("model")["in_channels"] == 1 and store.get_meta("model")["param_limit"] == 2e4
+        assert store.get_meta("model")["in_channels"] == 1 and store.get_meta("model")["param_limit_range"] == [2e3, 2e4]
     written = study.report()
     assert set(written) == {"trials.csv", "pareto.csv", "report.md", "pareto.png", "hypervolume.png"}
     for path in written.values():
@@ -423,3 +426,26 @@ def test_mobo_study_on_digits_end_to_end(tmp_path):
     header = written["trials.csv"].read_text().splitlines()[0].split(",")
     assert {"id", "state", "seed", "fidelity", "N_t", "val_acc", "memory_mb"} <= set(header)
     assert "Pareto front" in written["report.md"].read_text()
+
+
+def test_the_default_demo_reaches_the_model_within_its_budget(tmp_path):
+    """runs/digits.toml as shipped (space, trials, strategy and its options; the acquisition optimiser
+    made cheaper): at least half of its trials are proposed by the GP, not the Sobol design. With
+    mobo's default n_init (2 * (d + 1) = 20) the 16-trial demo used to be 16 Sobol points."""
+    run = RunConfig.from_toml(RUNS / "digits.toml")
+    options = {**run.search.options_for("mobo"), "num_restarts": 2, "raw_samples": 32, "mc_samples": 32}
+
+    def cheap(config, *, seed, fidelity):  # a smooth stand-in for training: accuracy vs size
+        size = math.log(config["param_limit"])
+        return {"val_acc": 1 - math.exp(-size / 4) - 0.01 * config["N_t"], "memory_mb": size + 0.1 * config["N_b"]}
+
+    study = Study(run_dir=tmp_path / "demo", space=run.space, objective=cheap, objectives=list(run.search.objectives),
+                  strategy=run.search.strategy, strategy_options=options, seed=run.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(n_trials=run.search.trials, progress=False)
+    sources = [t.info["source"] for t in study.trials]
+    assert len(sources) == run.search.trials
+    assert sum(s != "sobol" for s in sources) >= run.search.trials / 2, sources
+    assert "param_limit" in run.space.names  # the budget is searched: a front can trade accuracy against size
+    study.close()
