@@ -36,6 +36,7 @@ SEARCH_METRICS = frozenset({
     "params", "flops", "memory_mb",  # nago.generator.profile: a count, MACs per image, MiB per training sample
     "latency_ms",  # measured only when asked (TrainObjective(latency=True)), see TrainObjective
     "train_seconds", "images_per_second", "wall_seconds",  # timings of the trial's device
+    "generate_seconds", "build_seconds", "profile_seconds", "evaluate_seconds",  # see TrainObjective
 })
 """Metrics every search trial of a :class:`TrainObjective` measures (each also as ``name_std``): the
 names a run file's ``[search] objectives`` may use."""
@@ -85,6 +86,13 @@ class TrainObjective(Objective):
         threads: CPU threads torch may use while evaluating (0 = leave torch's setting). Small
             networks train as fast on one thread, and on a shared 2-core machine two OpenMP threads
             can run 10x slower than one (spin-waiting), so the CPU demo uses 1.
+
+    Timings of each network, wall seconds (per network in ``sample_metrics``, mean and std in the
+    trial's metrics): ``generate_seconds`` (sampling the graphs: config + seed -> ArchSpec),
+    ``build_seconds`` (ArchSpec -> module with its initial weights), ``profile_seconds`` (params,
+    FLOPs, memory), ``wall_seconds`` (training and evaluation: :func:`~nago.training.train.train_network`),
+    of which ``train_seconds`` is the training loop and ``evaluate_seconds`` the rest (``wall_seconds -
+    train_seconds``: the validation (and test) evaluation plus moving the network and setting up the loop).
     """
 
     def __init__(
@@ -131,14 +139,21 @@ class TrainObjective(Objective):
         ``seed`` draws the graphs and the initial weights (torch's global RNG is left as it was), so
         the same ``(config, seed)`` gives the same network with the same weights.
         """
+        spec, net, _ = self._build_timed(config, seed)
+        return spec, net
+
+    def _build_timed(self, config: Mapping[str, Any], seed: int):
+        """:meth:`build`, and its ``{"generate_seconds", "build_seconds"}`` (wall seconds)."""
         from nago.generator.hnag import generate
 
         data = self.load_data()
         model, generator_config = self.model.split(config)  # a searched budget is the model's, not the generator's
+        t0 = time.perf_counter()
         spec = generate(generator_config, seed)
+        t1 = time.perf_counter()
         net = model.build(spec, in_channels=data.in_channels, image_size=data.image_size,
                                num_classes=data.num_classes, seed=seed)
-        return spec, net
+        return spec, net, {"generate_seconds": t1 - t0, "build_seconds": time.perf_counter() - t1}
 
     def __call__(self, config: Mapping[str, Any], *, seed: int, fidelity: float | None = None) -> EvalResult:
         import torch
@@ -155,19 +170,22 @@ class TrainObjective(Objective):
         for i in range(self.samples):
             net_seed = derive_seed(seed, i, 0)
             try:
-                spec, net = self.build(config, net_seed)
+                spec, net, timings = self._build_timed(config, net_seed)
             except ConfigError as e:
                 raise EvalFailure("invalid", str(e), sample_metrics=samples) from None
             shape = (data.in_channels, data.image_size, data.image_size)
+            t0 = time.perf_counter()
             prof = profile(net, shape).as_dict()  # on the CPU: deterministic counts
+            timings["profile_seconds"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             try:
                 result = train_network(net.to(device), data, config=train, seed=derive_seed(seed, i, 1), device=device,
                                        evaluate_test=self.evaluate_test)
             except TrainFailure as e:
                 raise EvalFailure(e.kind, f"network {i} (seed {net_seed}): {e.message}", sample_metrics=samples) from None
-            sample = {**prof, **result.metrics, "net_seed": float(net_seed),
-                      "wall_seconds": time.perf_counter() - t0}
+            wall = time.perf_counter() - t0
+            sample = {**prof, **result.metrics, "net_seed": float(net_seed), **timings, "wall_seconds": wall,
+                      "evaluate_seconds": max(0.0, wall - result.metrics.get("train_seconds", 0.0))}
             if self.latency:  # on the trial's device, after training: see the class docstring
                 try:
                     sample["latency_ms"] = latency_ms(net, shape)

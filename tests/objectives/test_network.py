@@ -22,7 +22,8 @@ from nago.training.train import TrainConfig
 from _paths import SPACES
 
 # metrics that measure time and so differ between two runs of the same network
-TIMINGS = {"train_seconds", "images_per_second", "wall_seconds", "data_fraction"}
+TIMINGS = {"train_seconds", "images_per_second", "wall_seconds", "data_fraction", "generate_seconds", "build_seconds",
+           "profile_seconds", "evaluate_seconds"}
 
 
 def _objective(**kw) -> TrainObjective:
