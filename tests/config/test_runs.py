@@ -76,9 +76,10 @@ def test_sampled_network_fits_the_run(path):
     run = RunConfig.from_toml(path)
     channels, size, classes = run.shape()
     config = run.space.sample(np.random.default_rng(0), 1)[0]
-    limit = run.model.param_limit
+    model, generator_config = run.model.split(config)  # a searched budget is the model's
+    limit = model.param_limit
     with torch.device("meta"):
-        net = run.model.build(generate(config, 0), in_channels=channels, image_size=size, num_classes=classes, seed=0)
+        net = model.build(generate(generator_config, 0), in_channels=channels, image_size=size, num_classes=classes, seed=0)
         logits = net(torch.empty(2, channels, size, size))
     assert logits.shape == (2, classes)
     assert 0.9 < net.info["params"] / limit < 1.1
