@@ -19,6 +19,7 @@ BENCHES = {
     "mobo-synthetic": ("nago.benchmarks.bench.mobo_synthetic", "hypervolume of mobo vs random on BoTorch's BraninCurrin and DTLZ2 through the Study loop, and MOBO ask time"),
     "parallel": ("nago.benchmarks.bench.parallel", "wall-clock speed-up of 2 workers over 1 (local processes, Ray) on the NB201 table with a per-trial delay"),
     "search": ("nago.benchmarks.bench.search", "strategies (random, rea, optuna-tpe, mobo, ...) head to head on a tabular benchmark such as NAS-Bench-201 through the Study loop"),
+    "generators": ("nago.benchmarks.bench.generators", "generator search strategies (mobo, bohb, random, nao, optuna-tpe) and RNAG head to head with live training on a run file: hypervolume at 8/16/24 trials over seeds, fronts, final re-training (test accuracy, memory), time split"),
     "surrogate": ("nago.benchmarks.bench.surrogate", "NAO predictors (lstm/transformer/gnn, with and without ranking loss) vs a one-hot GP on a tabular benchmark: Kendall tau, pairwise accuracy, reconstruction"),
 }
 
