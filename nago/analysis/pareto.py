@@ -11,6 +11,14 @@ Conventions:
       one. Equal points do not dominate each other, so duplicates on the front are all kept.
     * Rows with a NaN are never on the front, never dominate anything and add no hypervolume.
     * Hypervolume counts only points strictly better than the reference point in every objective.
+
+This module is the one place for Pareto machinery: the non-dominated sort is BoTorch's
+``is_non_dominated(deduplicate=False)`` (NaN rows taken out first: BoTorch only drops rows that are
+all NaN), the reference-point rule BoTorch's ``infer_reference_point`` (see :func:`reference_point`).
+Strategies, the Study, reports and benchmarks all call these; :func:`objective_values` /
+:func:`objective_matrix` (raw units) and :func:`max_sense` are the only ways trials become matrices.
+torch and BoTorch are imported inside the functions, so ``nago report`` can import this module
+without them.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ def _signs(maximize: Sequence[bool]) -> np.ndarray:
     return signs
 
 
-def _max_sense(Y: Any, maximize: Sequence[bool]) -> np.ndarray:
-    """Raw ``Y [n, m]`` (array, tensor or nested list) -> float64 array in the maximisation sense."""
+def max_sense(Y: Any, maximize: Sequence[bool]) -> np.ndarray:
+    """Raw ``Y [n, m]`` (array, tensor or nested list) -> float64 array ``[n, m]`` in the maximisation sense
+    (min-objectives negated); what strategies model (``Strategy.max_sense_matrix`` wraps it as a tensor)."""
     signs = _signs(maximize)
     if hasattr(Y, "detach"):
         Y = Y.detach().cpu().double().numpy()
@@ -55,18 +64,14 @@ def _ref_max_sense(ref_point: Any, maximize: Sequence[bool]) -> np.ndarray:
 
 
 def _non_dominated_max(Z: np.ndarray) -> np.ndarray:
-    """Mask of non-dominated rows of ``Z [n, m]`` (maximisation); NaN rows are False."""
-    n, m = Z.shape
+    """Mask of non-dominated rows of ``Z [n, m]`` (maximisation); NaN rows are False, duplicates all kept."""
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
     valid = ~np.isnan(Z).any(axis=1)
-    mask = valid.copy()
-    rows = np.flatnonzero(valid)
-    Zv = Z[valid]
-    chunk = max(1, (1 << 22) // max(1, len(Zv) * m))  # bound the [chunk, n, m] comparison to ~4M cells
-    for start in range(0, len(Zv), chunk):
-        block = Zv[start : start + chunk, None, :]  # [b, 1, m]
-        weakly_better = (Zv[None] >= block).all(axis=-1)  # [b, n]: row j is >= row i everywhere
-        strictly_somewhere = (Zv[None] > block).any(axis=-1)
-        mask[rows[start : start + chunk]] = ~(weakly_better & strictly_somewhere).any(axis=1)
+    mask = np.zeros(len(Z), dtype=bool)
+    if valid.any():
+        mask[valid] = is_non_dominated(torch.as_tensor(Z[valid]), deduplicate=False).numpy()
     return mask
 
 
@@ -80,7 +85,7 @@ def non_dominated(Y: Any, *, maximize: Sequence[bool]) -> np.ndarray:
     Returns:
         ``[n]`` bool mask; equal points are all kept, NaN rows are never kept.
     """
-    return _non_dominated_max(_max_sense(Y, maximize))
+    return _non_dominated_max(max_sense(Y, maximize))
 
 
 def _hv_max(Z: np.ndarray, r: np.ndarray) -> float:
@@ -123,31 +128,45 @@ def hypervolume(Y: Any, *, maximize: Sequence[bool], ref_point: Any) -> float:
     Returns:
         The hypervolume, in the product of the objectives' units; 0 for no point beyond the reference.
     """
-    return _hv_max(_max_sense(Y, maximize), _ref_max_sense(ref_point, maximize))
+    return _hv_max(max_sense(Y, maximize), _ref_max_sense(ref_point, maximize))
 
 
 def reference_point(Y: Any, *, maximize: Sequence[bool], margin: float = 0.1) -> np.ndarray:
-    """A reference point just worse than every observed point.
+    """A reference point just worse than every observed point: the one rule of nago (mobo's acquisition,
+    the Study's fixed reference, reports).
 
-    Rule (in the maximisation sense, per objective): ``worst - margin * (best - worst)`` over the rows
-    whose values are all finite. Where the observed range is 0 (one point, or a constant objective) the
-    offset is ``margin * |worst|``, or ``margin`` when ``worst`` is 0, so the reference stays strictly
-    worse and every observed point counts.
+    Rule (maximisation sense, per objective): BoTorch's ``infer_reference_point(Y, scale=margin)`` over
+    **all** rows whose values are all finite, i.e. ``worst - margin * (best - worst)``. BoTorch means it
+    for the Pareto front; nago passes every observed point, so the reference sits beyond the worst
+    observed value, not only beyond the worst front point: a reference fixed early in a study then still
+    counts later points that trade, say, more memory for accuracy. Where the observed range is 0 (one
+    point, or a constant objective) the offset is ``margin * |worst|``, or ``margin`` when ``worst`` is 0
+    (BoTorch's guard offsets by ``margin * 1e-7``, which would leave a fixed reference a hair from the
+    only observed value, so any later point a little worse in that objective would add nothing).
+
+    Args:
+        Y: ``[n, m]`` objective values, raw units (non-finite rows are ignored).
+        maximize: ``[m]`` directions.
+        margin: fraction of the observed range, ``>= 0``.
 
     Returns:
         ``[m]`` reference point in raw units.
     """
+    import torch
+    from botorch.utils.multi_objective.hypervolume import infer_reference_point
+
     if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
         raise NagoError(f"margin={margin!r}: expected a finite number >= 0 (a fraction of the observed range)")
     signs = _signs(maximize)
-    Z = _max_sense(Y, maximize)
+    Z = max_sense(Y, maximize)
     Z = Z[np.isfinite(Z).all(axis=1)]
     if len(Z) == 0:
         raise NagoError("reference_point: no point with all objectives finite; pass ref_point explicitly")
-    worst, best = Z.min(axis=0), Z.max(axis=0)
-    span = best - worst
-    scale = np.where(span > 0, span, np.where(worst != 0, np.abs(worst), 1.0))
-    return (worst - margin * scale) * signs
+    ref = infer_reference_point(torch.as_tensor(Z), scale=float(margin)).numpy().astype(np.float64)
+    worst, span = Z.min(axis=0), Z.max(axis=0) - Z.min(axis=0)
+    flat = ~(span > 0)
+    ref[flat] = worst[flat] - margin * np.where(worst[flat] != 0, np.abs(worst[flat]), 1.0)
+    return ref * signs
 
 
 def hypervolume_history(Y: Any, *, maximize: Sequence[bool], ref_point: Any) -> np.ndarray:
@@ -158,7 +177,7 @@ def hypervolume_history(Y: Any, *, maximize: Sequence[bool], ref_point: Any) -> 
     Returns:
         ``[n]`` float64, non-decreasing.
     """
-    Z = _max_sense(Y, maximize)
+    Z = max_sense(Y, maximize)
     r = _ref_max_sense(ref_point, maximize)
     out = np.zeros(len(Z))
     hv = 0.0
@@ -173,6 +192,20 @@ def hypervolume_history(Y: Any, *, maximize: Sequence[bool], ref_point: Any) -> 
     return out
 
 
+def objective_values(trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec]) -> np.ndarray:
+    """``Y [n, m]`` float64 of the given trials in raw units (columns in ``objectives`` order), no filtering.
+
+    Raises:
+        NagoError: a trial lacks an objective metric (filter with :func:`objective_matrix` first).
+    """
+    names = [o.name for o in objectives]
+    try:
+        rows = [[float(t.metrics[name]) for name in names] for t in trials]
+    except KeyError as e:
+        raise NagoError(f"objective_values: a trial has no metric {e}; pass complete trials (objective_matrix filters)") from None
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+
+
 def objective_matrix(trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec]) -> tuple[np.ndarray, list[Trial]]:
     """The complete trials whose objective metrics are all present and finite, and their values.
 
@@ -185,8 +218,7 @@ def objective_matrix(trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec
         for t in trials
         if t.state == TrialState.COMPLETE and all(math.isfinite(float(t.metrics.get(name, math.nan))) for name in names)
     ]
-    Y = np.array([[float(t.metrics[name]) for name in names] for t in kept], dtype=np.float64).reshape(len(kept), len(names))
-    return Y, kept
+    return objective_values(kept, objectives), kept
 
 
 def pareto_trials(trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec]) -> list[Trial]:

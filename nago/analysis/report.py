@@ -18,7 +18,8 @@ objective use the same trials.
 
 Reference point, in raw metric units (``[0.5, 200.0]`` for ``val_acc:max, memory_mb:min``): the
 ``ref_point`` argument; else the study's meta ``"ref_point"`` when the objectives are the study's own (same names and
-directions, same order);
+directions, same order): the configured one, or the one the Study inferred once from its first complete
+trials and stored (see :class:`nago.study.study.Study`), so the report and the live number agree;
 else :func:`nago.analysis.pareto.reference_point` of the front-fidelity trials (worst observed value minus 10% of
 the observed range, per objective).
 """
@@ -109,7 +110,7 @@ def _load(run_dir: Path) -> tuple[list[Trial], dict[str, Any]]:
     if not path.is_file():
         raise NagoError(f"{path}: no trial store (run directory {str(run_dir)!r}); run `nago search` first or pass a run directory")
     with TrialStore(path) as store:
-        return store.trials(), {k: store.get_meta(k) for k in ("objectives", "ref_point", "run_name")}
+        return store.trials(), {k: store.get_meta(k) for k in ("objectives", "ref_point", "ref_point_source", "run_name")}
 
 
 def _resolve_objectives(objectives: Sequence[ObjectiveSpec | str] | None, stored: Any, path: Path) -> list[ObjectiveSpec]:
@@ -152,7 +153,8 @@ def write_report(
     if ref_point is not None:
         ref, ref_source = np.asarray(ref_point, dtype=float), "as given"
     elif meta["ref_point"] is not None and meta["objectives"] and objs == parse_objectives(meta["objectives"]):
-        ref, ref_source = np.asarray(meta["ref_point"], dtype=float), "set by the study"
+        source = meta["ref_point_source"] or "configured"  # older stores kept only configured ones
+        ref, ref_source = np.asarray(meta["ref_point"], dtype=float), f"set by the study: {source}"
     elif len(Y):
         ref, ref_source = reference_point(Y, maximize=maximize), "computed: 10% of the observed range beyond the worst observed value"
     else:

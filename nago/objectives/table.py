@@ -125,8 +125,9 @@ class Table:
             raise ConfigError(f"table {self.path.name}: unknown metric {name!r}; allowed: {', '.join(names)}")
         return self.values[:, names.index(name)]
 
-    def objective_matrix(self, specs: Sequence[ObjectiveSpec] | None = None) -> np.ndarray:
-        """``[n_rows, m]`` raw values of ``specs`` (default: the search metrics)."""
+    def search_values(self, specs: Sequence[ObjectiveSpec] | None = None) -> np.ndarray:
+        """``[n_rows, m]`` values of ``specs`` (default: the search metrics), raw units: the convention of
+        :func:`nago.analysis.pareto.objective_matrix`, so the result goes straight into its functions."""
         return np.stack([self.column(s.name) for s in (specs or self.search)], axis=1)
 
     def best_row(self) -> int:

@@ -28,7 +28,7 @@ whose bin centres ``(index + 0.5) / k`` are what the GPs see).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -96,14 +96,20 @@ def marginals(model: Any, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(means), torch.cat(stds)
 
 
-def screen(model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.Tensor | None, seed: int) -> torch.Tensor:
+def screen(
+    model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.Tensor | None, seed: int,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Closed-form scores ``[N]`` of the candidates ``X`` (higher is better; see the module docstring).
 
     Args:
         model: the fitted GP(s), outputs in maximisation sense.
         X: ``[N, d]`` candidates; X_train: ``[n, d]`` observed points.
-        ref_point: ``[m]`` hypervolume reference (maximisation sense); needed when ``m >= 2``.
+        ref_point: ``[m]`` hypervolume reference (maximisation sense, the units ``objective`` returns);
+            needed when ``m >= 2``.
         seed: seeds the multi-objective MC samples.
+        objective: ``m >= 2``: maps model outputs ``[..., m]`` to the units of the hypervolume (mobo's
+            inverse output warp); applied to the MC samples and the posterior means at ``X_train``.
     """
     from botorch.acquisition.analytic import _log_ei_helper
     from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
@@ -114,6 +120,8 @@ def screen(model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.
     if mean.shape[-1] == 1:
         best = train_mean.max()
         return (std.log() + _log_ei_helper((mean - best) / std)).squeeze(-1)
+    if objective is not None:
+        train_mean = objective(train_mean)
     front = train_mean[is_non_dominated(train_mean)]
     lower, upper = FastNondominatedPartitioning(ref_point=ref_point, Y=front).get_hypercell_bounds()  # [C, m] each
     gen = torch.Generator().manual_seed(seed)
@@ -121,6 +129,8 @@ def screen(model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.
     scores = []
     for i in range(0, len(X), CHUNK):
         y = mean[i : i + CHUNK] + std[i : i + CHUNK] * z  # [S, c, m]
+        if objective is not None:
+            y = objective(y)
         box = (torch.minimum(y.unsqueeze(-2), upper) - lower).clamp_min(0)  # [S, c, C, m]
         scores.append(box.prod(-1).sum(-1).mean(0))
     return torch.cat(scores)

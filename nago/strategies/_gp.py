@@ -1,4 +1,4 @@
-"""Gaussian-process surrogates for :mod:`nago.strategies.mobo`: training data, noise, models, reference point.
+"""Gaussian-process surrogates for :mod:`nago.strategies.mobo`: training data, noise, models.
 
 One GP per objective (independent outputs, a ``ModelListGP`` when there are several), each with a
 ``Standardize(m=1)`` outcome transform. Inputs are the unit cube already, so no input transform.
@@ -120,19 +120,3 @@ def add_categorical_prior(model: Model) -> None:
             kernel.register_prior(
                 "lengthscale_prior", LogNormalPrior(loc, scale), lambda k: k.lengthscale, lambda k, v: k._set_lengthscale(v)
             )
-
-
-def infer_ref_point(Y: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
-    """Reference point for hypervolume (maximisation sense): the nadir of the observed values minus
-    ``scale`` times their range, per objective. A zero range uses ``max(|nadir|, 1)`` instead.
-
-    Args:
-        Y: ``[n, m]`` observed values, maximisation sense.
-
-    Returns:
-        ``[m]`` reference point.
-    """
-    lo, hi = Y.min(dim=0).values, Y.max(dim=0).values
-    span = hi - lo
-    span = torch.where(span > 0, span, lo.abs().clamp_min(1.0))
-    return lo - scale * span

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from nago.config.space import SearchSpace
+from nago.errors import ConfigError
 from nago.strategies import STRATEGIES  # noqa: F401  (re-exported: the registry lives in the package, free of torch)
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 
@@ -54,6 +56,7 @@ class Strategy(abc.ABC):
         self.options = options
         self.rng = np.random.default_rng(self.seed)
         self.trials: list[Trial] = []
+        self.ref_point: list[float] | None = None  # hypervolume reference, raw units (see set_ref_point)
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Receive the finished trials (the full history)."""
@@ -69,7 +72,40 @@ class Strategy(abc.ABC):
         names = [o.name for o in self.objectives]
         return [t for t in self.trials if t.state == TrialState.COMPLETE and all(k in t.metrics for k in names)]
 
-    def objective_matrix(self, trials: Sequence[Trial]) -> torch.Tensor:
-        """Objective values as a maximisation problem: ``[n, m]`` float64 (min-objectives negated)."""
-        rows = [[t.metrics[o.name] if o.maximize else -t.metrics[o.name] for o in self.objectives] for t in trials]
-        return torch.tensor(rows, dtype=torch.float64).reshape(len(rows), len(self.objectives))
+    def max_sense_matrix(self, trials: Sequence[Trial]) -> torch.Tensor:
+        """Objective values of ``trials`` as a maximisation problem: ``[n, m]`` float64, min-objectives
+        negated (:func:`nago.analysis.pareto.objective_values` then :func:`~nago.analysis.pareto.max_sense`).
+        Every trial must have every objective metric (pass :meth:`completed` ones)."""
+        from nago.analysis.pareto import max_sense, objective_values
+
+        Z = max_sense(objective_values(trials, self.objectives), [o.maximize for o in self.objectives])
+        return torch.as_tensor(Z, dtype=torch.float64)
+
+    def set_ref_point(self, ref_point: Sequence[float] | None, *, source: str = "ref_point") -> None:
+        """Set the hypervolume reference point: raw metric units, one per objective (``None``: infer it).
+
+        The Study hands over its configured reference (``[search] ref_point``) so that a strategy's
+        acquisition and the study's reports measure the same hypervolume. Only strategies that use a
+        reference point read :attr:`ref_point` (``mobo``); the others keep it unused.
+
+        Args:
+            ref_point: ``[m]`` raw metric units, or ``None``.
+            source: where the value came from, for the error message.
+
+        Raises:
+            ConfigError: not one finite number per objective.
+        """
+        if ref_point is None:
+            self.ref_point = None
+            return
+        m = len(self.objectives)
+        try:
+            values = [float(v) for v in ref_point]
+        except (TypeError, ValueError):
+            values = []
+        if len(values) != m or not all(math.isfinite(v) for v in values):
+            raise ConfigError(
+                f"{source} got {ref_point!r}; allowed: a list of {m} finite numbers in metric units, one per "
+                f"objective ({', '.join(map(str, self.objectives))})"
+            )
+        self.ref_point = values

@@ -12,7 +12,10 @@ How an ask works:
    seen and are never proposed again; non-finite objective values are left out too.
 2. One GP per objective (:mod:`nago.strategies._gp`), objectives maximised internally (min-objectives
    negated) and, by default, output-warped (:mod:`nago.strategies._warp`: half-rank + log, as Google
-   Vizier does; the hypervolume reference point goes through the same map). Fixed noise ``std**2 / k``
+   Vizier does). With several objectives the warp is the log step only and the hypervolume is measured
+   in raw units: posterior samples go back through the warp's inverse before qLogNEHVI / qLogNParEGO /
+   the candidate screening see them, so configs that fail at chance accuracy for near-zero cost do not
+   look like hypervolume gains (see :mod:`nago.strategies._warp`). Fixed noise ``std**2 / k``
    where ``k >= 2`` sampled networks give a per-objective std (scaled by the warp's spread ratio).
 3. The acquisition (with the pending trials as ``X_pending`` and ``prune_baseline=True``) is optimised
    for a batch of ``n`` points, sequentially greedy:
@@ -31,8 +34,11 @@ How an ask works:
    NotPSD, NaN, ...) warns with :class:`~nago.warnings.SurrogateFallbackWarning` and the whole ask falls back to
    Sobol: a study never ends because of the GP.
 
-Reference point of the hypervolume (option ``ref_point``, raw metric units, one per objective), else
-inferred each ask: the nadir of the observed values minus 10 % of their range per objective.
+Reference point of the hypervolume, raw metric units, one per objective: the study's ``[search]
+ref_point`` (the Study hands it over with :meth:`~nago.strategies.base.Strategy.set_ref_point`) or the
+option ``ref_point`` (direct use), else inferred each ask from the training observations by
+:func:`nago.analysis.pareto.reference_point` (the worst observed value minus 10 % of the observed range
+per objective), the rule the Study and reports use too. Proposals carry it as ``info["ref_point"]``.
 
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
 "qlognparego" | "qlognei", ...}``. The ask is deterministic given the seed and the history (torch's
@@ -41,7 +47,6 @@ global RNG is forked and seeded from both).
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Sequence
 
@@ -49,17 +54,18 @@ import numpy as np
 import torch
 from botorch.acquisition import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
 
-from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
-from nago.strategies._gp import fit_model, infer_ref_point, is_finite_observation, observed_noise
+from nago.analysis.pareto import max_sense, objective_values, reference_point
+from nago.strategies._gp import fit_model, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
 from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
@@ -83,15 +89,16 @@ class MOBO(Strategy):
         n_init: complete observations before the GP takes over; default ``2 * (d + 1)``.
         acquisition: ``"qlognehvi"`` (default) or ``"qlognparego"`` (random Chebyshev weights per ask);
             ignored when ``m == 1``.
-        ref_point: hypervolume reference point in raw metric units, one per objective; default
-            inferred from the data each ask.
+        ref_point: hypervolume reference point in raw metric units, one per objective; default: the
+            study's (``set_ref_point``), else inferred from the data each ask.
         num_restarts: optimiser restarts per batch point.
         raw_samples: initial candidates the restarts are chosen from.
         mc_samples: quasi-MC samples of the acquisition.
         max_candidates: in spaces without continuous dimensions, score every config when there are
             at most this many, else this many random ones plus the neighbours of the best.
         warp: output warping of the GP targets per objective: ``"half-rank-log"`` (default,
-            :mod:`nago.strategies._warp`) or ``"none"`` (standardised raw values).
+            :mod:`nago.strategies._warp`; with several objectives its log step only) or ``"none"``
+            (standardised raw values).
         features: a registered GP feature map (:mod:`nago.strategies._features`, e.g.
             ``"nb201-paths"``); the GP then compares configs by those features. Default: by their dimensions.
 
@@ -132,7 +139,7 @@ class MOBO(Strategy):
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = choice_option("mobo", "acquisition", acquisition, ACQUISITIONS)
-        self.ref_point = None if ref_point is None else self._parse_ref_point(ref_point)
+        self.set_ref_point(ref_point, source="strategy 'mobo': option 'ref_point'")
         self.num_restarts = int_option("mobo", "num_restarts", num_restarts)
         self.raw_samples = int_option("mobo", "raw_samples", raw_samples, self.num_restarts)
         self.mc_samples = int_option("mobo", "mc_samples", mc_samples)
@@ -140,20 +147,6 @@ class MOBO(Strategy):
         self.warp = choice_option("mobo", "warp", warp, WARPS)
         self.features = None if features is None else GP_FEATURES.get(str(features))(space)
         self._setup_domain()
-
-    def _parse_ref_point(self, ref_point: Sequence[float]) -> torch.Tensor:
-        """Raw-unit reference point -> maximisation sense ``[m]``."""
-        m = len(self.objectives)
-        try:
-            values = [float(v) for v in ref_point]
-        except (TypeError, ValueError):
-            values = []
-        if len(values) != m or not all(math.isfinite(v) for v in values):
-            raise ConfigError(
-                f"strategy 'mobo': option 'ref_point' got {ref_point!r}; allowed: a list of {m} finite numbers "
-                f"in metric units, one per objective ({', '.join(map(str, self.objectives))})"
-            )
-        return torch.tensor([v if o.maximize else -v for v, o in zip(values, self.objectives)], dtype=torch.float64)
 
     def _setup_domain(self) -> None:
         """Bounds ``[2, d]`` and the discrete/categorical bin centres the optimiser may pick."""
@@ -214,25 +207,32 @@ class MOBO(Strategy):
             Candidates ``[n, d]`` in the unit cube (discrete dims at bin centres) and one ``info`` each.
         """
         X = self.space.to_unit([t.config for t in train])
-        Y = self.objective_matrix(train)
+        Y = self.max_sense_matrix(train)
         noise = observed_noise(train, self.objectives, Y)
+        maximize = [o.maximize for o in self.objectives]
         ref = None  # hypervolume reference point, raw units (maximisation sense)
+        unwarp = None  # model outputs -> raw units (maximisation sense), for the hypervolume
+        info: dict[str, Any] = {}
         if len(self.objectives) > 1:
-            ref = self.ref_point if self.ref_point is not None else infer_ref_point(Y)
-        info: dict[str, Any] = {} if ref is None else {"ref_point": [float(r) if o.maximize else -float(r) for r, o in zip(ref, self.objectives)]}
+            raw_ref = self.ref_point
+            if raw_ref is None:  # nago's one rule (nago.analysis.pareto.reference_point), on this ask's data
+                raw_ref = reference_point(objective_values(train, self.objectives), maximize=maximize).tolist()
+            ref = torch.as_tensor(max_sense([raw_ref], maximize)[0], dtype=torch.float64)
+            info["ref_point"] = [float(v) for v in raw_ref]
         if self.warp == "half-rank-log":
-            warp = OutputWarp(Y)
+            warp = OutputWarp(Y, use_half_rank=len(self.objectives) == 1)  # several objectives: log step only (_warp)
             Y = warp.warped
             noise = [None if v is None else v * warp.scale[j] ** 2 for j, v in enumerate(noise)]
-            ref = None if ref is None else warp.map(ref)
+            if ref is not None:  # several objectives: the hypervolume is measured in raw units (see _warp)
+                unwarp = warp.unmap
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = fit_model(X, Y, noise, self.cat_dims, self.features)
             X_pending = pending_unit(self.space, pending)
-            acqf, source = self._acquisition(model, X, X_pending, ref, seed)
+            acqf, source = self._acquisition(model, X, X_pending, ref, seed, unwarp)
             info.update(source)
             if None not in self.space.levels():
-                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed)
+                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed, unwarp)
             with warnings.catch_warnings():
                 # the alternating optimiser's short inner L-BFGS runs hit their iteration cap by design
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -250,7 +250,7 @@ class MOBO(Strategy):
 
     def _optimize_discrete(
         self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,
-        X_pending: torch.Tensor | None, info: dict[str, Any], seed: int,
+        X_pending: torch.Tensor | None, info: dict[str, Any], seed: int, unwarp: Any = None,
     ) -> tuple[torch.Tensor, list[dict]]:
         """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``."""
         levels = self.space.levels()
@@ -264,24 +264,28 @@ class MOBO(Strategy):
         )  # fmt: skip
         X = _discrete.to_unit(cand, levels)
         if len(X) > _discrete.SHORTLIST:
-            scores = _discrete.screen(model, X, X_train, ref, seed)
+            scores = _discrete.screen(model, X, X_train, ref, seed, objective=unwarp)
             X = X[torch.topk(scores, _discrete.SHORTLIST).indices]
         picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
         infos = [{**info, "acq_value": v, "candidates": len(cand)} for v in values]
         return X[picked], infos
 
     def _acquisition(
-        self, model: Any, X: torch.Tensor, X_pending: torch.Tensor | None, ref: torch.Tensor | None, seed: int
+        self, model: Any, X: torch.Tensor, X_pending: torch.Tensor | None, ref: torch.Tensor | None, seed: int,
+        unwarp: Any = None,
     ) -> tuple[Any, dict[str, Any]]:
         """Build the acquisition function and the ``info`` it contributes to proposals.
 
         Args:
-            ref: ``[m]`` hypervolume reference point in the model's output space (``m >= 2``).
+            ref: ``[m]`` hypervolume reference point, raw units, maximisation sense (``m >= 2``).
+            unwarp: maps the model's (warped) outputs ``[..., m]`` to raw units; ``None``: the identity.
         """
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=seed)
         common = dict(model=model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True)
         if len(self.objectives) == 1:
             return qLogNoisyExpectedImprovement(**common), {"source": "qlognei"}
+        if unwarp is not None:
+            common["objective"] = GenericMCMultiOutputObjective(lambda samples, X=None: unwarp(samples))
         if self.acquisition == "qlognparego":
             weights = sample_simplex(len(self.objectives), dtype=torch.float64).reshape(-1)
             acqf = qLogNParEGO(scalarization_weights=weights, **common)

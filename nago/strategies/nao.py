@@ -171,14 +171,14 @@ class NAO(Strategy):
         seed = int(np.random.SeedSequence([self.seed, count]).generate_state(1)[0] % 2**31)
         model = NAOModel(codec=self.codec, encoder=self.encoder, objectives=len(self.objectives), hidden=self.hidden,
                          trade_off=self.trade_off, ranking=self.ranking, steps=self.steps, seed=seed)
-        model.fit(self.codec.encode([t.config for t in prefix]), self.objective_matrix(prefix).float())
+        model.fit(self.codec.encode([t.config for t in prefix]), self.max_sense_matrix(prefix).float())
         self._cache = (key, model)
         return model
 
     def _propose(self, n: int, train: list[Trial], exclude: set, skip: int) -> list[Proposal]:
         model = self._model(train)
         tokens = self.codec.encode([t.config for t in train])
-        Y = self.objective_matrix(train).float()
+        Y = self.max_sense_matrix(train).float()
         Z = (Y - Y.mean(dim=0)) / Y.std(dim=0).clamp(min=1e-8)
         z_range = torch.stack([Z.amin(dim=0), Z.amax(dim=0)])
         rng = np.random.default_rng([self.seed, skip])

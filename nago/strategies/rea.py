@@ -113,7 +113,7 @@ class RegularizedEvolution(Strategy):
     def _tournament(self, alive: list[Trial], rng: np.random.Generator) -> Trial:
         idx = rng.choice(len(alive), size=min(self.sample_size, len(alive)), replace=False)
         sample = [alive[i] for i in idx]
-        Y = self.objective_matrix(sample).numpy()  # maximisation sense
+        Y = self.max_sense_matrix(sample).numpy()  # maximisation sense
         if Y.shape[1] == 1:
             return sample[int(np.argmax(Y[:, 0]))]
         front = np.flatnonzero(non_dominated(Y, maximize=[True] * Y.shape[1]))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from nago.errors import ConfigError, NagoError
 from nago.objectives.base import Objective
 from nago.study.runner import Outcome, derive_seed, run_trial
-from nago.analysis.pareto import hypervolume, pareto_trials, reference_point
+from nago.analysis.pareto import hypervolume, objective_matrix, pareto_trials, reference_point
 from nago.config.space import SearchSpace
 from nago.study.storage import TrialStore
 from nago.strategies import STRATEGIES, Strategy
@@ -49,7 +49,8 @@ class Study:
         seed: root seed of the study (strategy and trial seeds derive from it).
         fidelity: default budget (epochs) of a trial when the strategy gives none.
         batch: proposals per ask (the pending ones are passed to the strategy).
-        ref_point: hypervolume reference point in metric units (else inferred, see nago.analysis.pareto).
+        ref_point: hypervolume reference point in metric units, one per objective; else inferred once
+            (see "Reference point" below).
         name: a label for reports.
         resume: allow opening a directory that already holds a study; it must be the same study
             (see below), else :class:`ConfigError` names what differs.
@@ -60,6 +61,22 @@ class Study:
     A study's identity, checked on resume: objectives, searchable parameters and their ranges, fixed
     values (``--set``), strategy, seed, fidelity, and ``meta["protocol"]``. Parts an older store did
     not record are not checked.
+
+    Reference point of the hypervolume, one per study, raw metric units, kept in the store (meta
+    ``"ref_point"``, with ``"ref_point_source"``) so that the live number, a resume and ``nago report``
+    all use the same:
+
+    * ``ref_point`` given (``[search] ref_point``): that one. It is also handed to the strategy
+      (:meth:`~nago.strategies.base.Strategy.set_ref_point`), so mobo's acquisition improves the
+      hypervolume the study reports; a different ``ref_point`` strategy option is a :class:`ConfigError`.
+    * else it is inferred **once**, when :attr:`ref_point_trials` (``2 * (d + 1)``, the size of mobo's
+      default initial design) complete trials with every objective finite exist: the rule of
+      :func:`nago.analysis.pareto.reference_point` (worst value minus 10 % of the range) over the first
+      that many of them by id, and stored. Until then :meth:`hypervolume` uses a provisional reference
+      from the trials so far, and the progress bar shows no hypervolume. Once fixed, a point that
+      enlarges no dominated region never changes the number; points worse than the reference in some
+      objective add nothing (configure ``ref_point`` when that matters). Strategies infer their own
+      reference from their data when none is configured (mobo: each ask, by the same rule).
     """
 
     def __init__(
@@ -97,6 +114,8 @@ class Study:
                                           fidelity=fidelity, **dict(strategy_options or {}))
         else:
             self.strategy = strategy
+        if ref_point is not None:
+            self._hand_ref_point([float(v) for v in ref_point])
         identity = _identity(self, meta)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / STORE_FILE
@@ -120,7 +139,37 @@ class Study:
                 self.store.set_meta(k, v)
         if ref_point is not None:
             self.store.set_meta("ref_point", [float(v) for v in ref_point])
-        self.ref_point = self.store.get_meta("ref_point")
+            self.store.set_meta("ref_point_source", "configured")
+        self.ref_point: list[float] | None = self.store.get_meta("ref_point")
+        self.ref_point_trials = 2 * (space.dim + 1)
+        if self.ref_point is not None and self.store.get_meta("ref_point_source") in (None, "configured"):
+            try:  # a configured reference kept by the store (older stores kept only configured ones)
+                self._hand_ref_point(self.ref_point)
+            except ConfigError:
+                self.store.close()
+                raise
+
+    def _hand_ref_point(self, ref_point: list[float]) -> None:
+        """Give the configured reference point to the strategy (see the class docstring)."""
+        own = getattr(self.strategy, "ref_point", None)
+        if own is not None and [float(v) for v in own] != ref_point:
+            raise ConfigError(f"ref_point: the study's is {ref_point} but the strategy's option ref_point is "
+                              f"{[float(v) for v in own]}; allowed: set one of them, or both equal")
+        if isinstance(self.strategy, Strategy):
+            self.strategy.set_ref_point(ref_point)
+
+    def _fix_ref_point(self) -> None:
+        """Infer and store the study's reference point once enough trials are complete (class docstring)."""
+        if self.ref_point is not None:
+            return
+        Y, _ = objective_matrix(self.trials, self.objectives)  # complete, every objective finite, by id
+        k = self.ref_point_trials
+        if len(Y) < k:
+            return
+        ref = [float(v) for v in reference_point(Y[:k], maximize=[o.maximize for o in self.objectives])]
+        self.store.set_meta("ref_point", ref)
+        self.store.set_meta("ref_point_source", f"inferred from the first {k} complete trials")
+        self.ref_point = ref
 
     # -- the loop ---------------------------------------------------------------------------------
     def optimize(
@@ -150,6 +199,7 @@ class Study:
         if requeued:
             warnings.warn(f"re-queued {len(requeued)} trial(s) left running by an interrupted run: "
                           f"{[t.id for t in requeued]}", stacklevel=2)
+        self._fix_ref_point()  # a store from before the rule, or trials added outside the loop
         own = not isinstance(executor, Executor)
         ex: Executor = EXECUTORS.get(executor or "inline")() if own else executor
         bar = self._progress(n_trials) if progress else None
@@ -175,6 +225,8 @@ class Study:
                     break
                 for done in ex.poll(timeout=1.0):
                     trial = self._record(in_flight.pop(done.handle), done)
+                    if trial.state == TrialState.COMPLETE:
+                        self._fix_ref_point()
                     if trial.state != TrialState.WAITING:
                         for cb in callbacks:
                             cb(self, trial)
@@ -244,7 +296,9 @@ class Study:
             vals = [t.metrics[main.name] for t in done]
             post[f"best {main.name}"] = f"{(max if main.maximize else min)(vals):.4g}"
         if len(self.objectives) > 1:
-            post["hv"] = f"{self.hypervolume():.4g}"
+            hv = self.hypervolume()
+            if self.ref_point is not None:  # no live number on a provisional reference (it would move)
+                post["hv"] = f"{hv:.4g}"
         bar.set_postfix(post, refresh=False)
         bar.refresh()
 
@@ -268,17 +322,15 @@ class Study:
         return (max if main.maximize else min)(done, key=lambda t: t.metrics[main.name])
 
     def hypervolume(self) -> float:
-        """Hypervolume of the complete trials w.r.t. the study's reference point (inferred if unset)."""
-        import numpy as np
-
-        from nago.analysis.pareto import objective_matrix
-
+        """Hypervolume of the complete trials (every objective finite) w.r.t. the study's reference point
+        (configured, or inferred once and stored; provisional until then: see the class docstring)."""
+        self._fix_ref_point()
         Y, _ = objective_matrix(self.trials, self.objectives)
         if len(Y) == 0:
             return 0.0
         maximize = [o.maximize for o in self.objectives]
         ref = self.ref_point if self.ref_point is not None else reference_point(Y, maximize=maximize)
-        return float(hypervolume(np.asarray(Y), maximize=maximize, ref_point=ref))
+        return float(hypervolume(Y, maximize=maximize, ref_point=ref))
 
     def report(self, *, plots: bool = True) -> dict[str, Path]:
         """Write trials.csv, pareto.csv, report.md and the PNG plots into the run directory."""

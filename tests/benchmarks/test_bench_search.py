@@ -69,6 +69,28 @@ def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
                                                "strategies": {"s": s}})
 
 
+def test_front_found_counts_front_rows_not_their_isomorphic_duplicates(tmp_path):
+    """A dedupe group (isomorphic cells, trained separately) can hold a front row and a row off the front;
+    querying the one off the front used to count the group as found."""
+    (tmp_path / "t.csv").write_text("a,acc,cost,iso\nx,3,3,g1\ny,1,3,g1\nz,2,1,g2\nw,2,1,g2\nv,1,2,g3\n")
+    (tmp_path / "t.toml").write_text(textwrap.dedent("""
+        [params.a]
+        type = "categorical"
+        choices = ["x", "y", "z", "w", "v"]
+        [table]
+        csv = "t.csv"
+        search = ["acc", "cost"]
+        dedupe = "iso"
+        [table.metrics]
+        acc = "max"
+        cost = "min"
+    """))
+    _, table = load_table_space(tmp_path / "t.toml")
+    on_front, groups = bench.true_front(table)
+    assert on_front.tolist() == [True, False, True, True, False] and len(groups) == 2  # x (g1); z, w (g2, equal)
+    assert bench.curves(table, [1, 4, 3, 2, 0])["front_share"] == [0, 0, 0.5, 0.5, 1]  # y and v find nothing
+
+
 @pytest.mark.parametrize("argv, match", [
     (["--strategies", "random,nope"], "unknown strategy 'nope'"),
     (["--seeds", "0"], "--seeds: got 0"),

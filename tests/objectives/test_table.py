@@ -46,7 +46,7 @@ def test_nb201_table_known_values(nb201):
 def test_two_objective_variants(name, search):
     space, table = load_table_space(SPACES / f"{name}.toml")
     assert [s.name for s in table.search] == search and [s.maximize for s in table.search] == [True, False]
-    assert table.ref_point is None and table.objective_matrix().shape == (15625, 2)
+    assert table.ref_point is None and table.search_values().shape == (15625, 2)
 
 
 def test_objective_returns_every_metric_column(nb201):
@@ -105,7 +105,7 @@ def test_any_csv_without_template(tmp_path, csv_name):
     space, table = load_table_space(_write(tmp_path, SMALL.format(csv=csv_name), SMALL_ROWS, csv_name))
     assert table.metrics_of(table.row({"a": "y", "b": 1}))["acc"] == 0.9
     assert table.best_row() == 2 and list(table.groups) == [0, 1, 2, 3]
-    np.testing.assert_array_equal(table.objective_matrix()[:, 1], [3, 5, 9, 1])
+    np.testing.assert_array_equal(table.search_values()[:, 1], [3, 5, 9, 1])
 
 
 def test_template_with_absolute_csv(tmp_path):

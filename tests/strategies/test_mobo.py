@@ -17,7 +17,8 @@ import nago.strategies.mobo as mobo_module
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
-from nago.strategies._gp import infer_ref_point, observed_noise
+from nago.strategies._gp import observed_noise
+from nago.strategies._warp import log_warp
 from nago.strategies.mobo import MOBO
 from nago.strategies.random import RandomSearch
 from nago.study.trial import Trial, TrialState, parse_objectives
@@ -223,7 +224,7 @@ def test_fixed_noise_reaches_the_gp():
     assert not isinstance(model.models[1].likelihood, FixedNoiseGaussianLikelihood)
 
 
-def test_warp_reaches_the_gp_and_maps_the_reference_point(monkeypatch):
+def test_warp_reaches_the_gp_and_the_hypervolume_stays_in_raw_units(monkeypatch):
     told = [finished(i, c, {**problem(c), "acc_std": 0.05}, sample_metrics=[{}, {}]) for i, c in enumerate(SPACE.sample(3, 12))]
     seen, original = {}, mobo_module.fit_model
 
@@ -232,18 +233,27 @@ def test_warp_reaches_the_gp_and_maps_the_reference_point(monkeypatch):
         return original(X, Y, noise, cat_dims, features)
 
     monkeypatch.setattr(mobo_module, "fit_model", spy)
+    acq, original_acq = {}, mobo_module.qLogNoisyExpectedHypervolumeImprovement
+    monkeypatch.setattr(mobo_module, "qLogNoisyExpectedHypervolumeImprovement",
+                        lambda **kw: acq.update(kw) or original_acq(**kw))
     raw = torch.tensor([[t.metrics["acc"], -t.metrics["mem"]] for t in told], dtype=torch.float64)
     for warp in ("half-rank-log", "none"):
+        acq.clear()
         s = MOBO(space=SPACE, objectives=OBJ, seed=0, n_init=10, warp=warp, ref_point=[-5.0, 10.0])
         s.tell(told)
         (p,) = s.ask(1)
         assert p.info["source"] == "qlognehvi" and p.info["ref_point"] == [-5.0, 10.0]  # raw units either way
+        # the hypervolume is measured in raw units (maximisation sense) with or without the warp
+        assert torch.equal(acq["ref_point"], torch.tensor([-5.0, -10.0], dtype=torch.float64))
         if warp == "none":
-            assert torch.equal(seen["Y"], raw)
+            assert torch.equal(seen["Y"], raw) and acq.get("objective") is None
         else:
             assert seen["Y"].min() >= -0.5 - 1e-9 and seen["Y"].max() <= 0.5 + 1e-9
             assert (seen["Y"].argsort(0) == raw.argsort(0)).all()  # order kept per objective
             assert seen["noise"][0].shape == (12, 1) and seen["noise"][1] is None
+            # two objectives: the log step only (no half-rank), and samples go back to raw units
+            assert torch.allclose(seen["Y"], torch.stack([torch.as_tensor(log_warp(c.numpy())) for c in raw.T], 1))
+            assert torch.allclose(acq["objective"](seen["Y"]), raw)
 
 
 def test_categorical_lengthscales_get_a_prior():
@@ -259,11 +269,19 @@ def test_categorical_lengthscales_get_a_prior():
     assert kernels and all([name for name, *_ in k.named_priors()] == ["lengthscale_prior"] for k in kernels)
 
 
-def test_infer_ref_point_guards_zero_range():
-    Y = torch.tensor([[1.0, 5.0], [3.0, 5.0]], dtype=torch.float64)
-    assert torch.allclose(infer_ref_point(Y), torch.tensor([0.8, 4.5], dtype=torch.float64))
-    single = infer_ref_point(torch.zeros(1, 2, dtype=torch.float64))
-    assert torch.allclose(single, torch.tensor([-0.1, -0.1], dtype=torch.float64))
+def test_inferred_reference_point_is_the_one_rule_of_nago_analysis_pareto():
+    """mobo used its own rule (a zero range offset by max(|nadir|, 1)), reports another (margin * |worst|):
+    [0.4, ...] against [0.45, ...] for the same data. Now both are nago.analysis.pareto.reference_point."""
+    from nago.analysis.pareto import objective_values, reference_point
+
+    told = history(12)
+    told = [finished(t.id, t.config, {**t.metrics, "mem": 3.0}) for t in told]  # a constant objective: zero range
+    s = make(n_init=10)
+    s.tell(told)
+    (p,) = s.ask(1)
+    expected = reference_point(objective_values(told, OBJ), maximize=[True, False])
+    assert p.info["source"] == "qlognehvi" and p.info["ref_point"] == pytest.approx(expected.tolist())
+    assert p.info["ref_point"][1] == pytest.approx(3.3)  # 3.0 + 10 % of |3.0|
 
 
 def test_all_discrete_space_covers_it_without_repeats():
@@ -374,3 +392,52 @@ def test_beats_random_search():
         mobo_hv.append(hypervolume(run(make(seed=seed, n_init=8), 20)))
         random_hv.append(hypervolume(run(RandomSearch(space=SPACE, objectives=OBJ, seed=seed), 20)))
     assert sum(mobo_hv) / 3 > sum(random_hv) / 3, (mobo_hv, random_hv)
+
+
+def failing_table(tmp_path) -> tuple[SearchSpace, Any]:
+    """A two-objective table (acc max, cost min) of 6 x 4^3 = 384 cells where every cell with e0 = 'none'
+    (1/6 of them) fails: chance accuracy (~10) at near-zero cost, as disconnected NB201 cells do."""
+    import itertools
+
+    import numpy as np
+
+    from nago.objectives.table import load_table_space
+
+    rng = np.random.default_rng(0)
+    ops = {"skip": (0.3, 0.5), "pool": (0.6, 1.0), "conv1": (1.5, 3.0), "conv3": (2.5, 7.0)}  # (quality, cost)
+    first = ["none", "skip", "pool", "conv1", "conv3", "conv5"]
+    lines = ["e0,e1,e2,e3,acc,cost"]
+    for cell in itertools.product(first, *[list(ops)] * 3):
+        if cell[0] == "none":
+            acc, cost = 10.0 + rng.uniform(-0.3, 0.3), rng.uniform(0.01, 0.05)
+        else:
+            q = sum(ops.get(o, (2.8, 8.0))[0] for o in cell)
+            acc = 80 + 1.2 * q - 0.05 * q**1.5 + rng.normal(0, 0.2)
+            cost = sum(ops.get(o, (2.8, 8.0))[1] for o in cell) * rng.uniform(0.9, 1.1)
+        lines.append(",".join(cell) + f",{acc:.4f},{cost:.4f}")
+    (tmp_path / "fails.csv").write_text("\n".join(lines) + "\n")
+    params = "".join(f'[params.e{i}]\ntype = "categorical"\nchoices = {choices}\n'.replace("'", '"')
+                     for i, choices in enumerate([first, *[list(ops)] * 3]))
+    (tmp_path / "fails.toml").write_text(f'[space]\nname = "fails"\nkind = "table"\n\n{params}\n[table]\ncsv = "fails.csv"\n'
+                                         'search = ["acc", "cost"]\n\n[table.metrics]\nacc = "max"\ncost = "min"\n')
+    return load_table_space(tmp_path / "fails.toml")
+
+
+def test_two_objectives_do_not_chase_failures(tmp_path):
+    """Defect 11: with the half-rank warp and the reference point mapped through it, mobo spent 15-17 of
+    these 20 model-based queries (seeds 0-2) on the failing cells, random search ~3. Now the GPs see
+    log-warped values and the hypervolume is measured in raw units (nago.strategies._warp): 1-2."""
+    from nago.objectives.table import TableObjective
+
+    space, table = failing_table(tmp_path)
+    objective, objs = TableObjective(table=table), parse_objectives(["acc:max", "cost:min"])
+    s = MOBO(space=space, objectives=objs, seed=0, n_init=10, mc_samples=64)
+    done: list[Trial] = []
+    while len(done) < 30:
+        s.tell(done)
+        for p in s.ask(2):
+            done.append(finished(len(done), p.config, objective(p.config, seed=0).metrics, info=p.info))
+    model_based = [t for t in done if t.info["source"] == "qlognehvi"]
+    failures = sum(t.config["e0"] == "none" for t in model_based)
+    assert len(model_based) >= 15
+    assert failures <= 5, f"{failures} of {len(model_based)} model-based queries on failing cells"

@@ -15,7 +15,8 @@ Per strategy and query count ``k`` (mean and std over seeds, population std):
   convention (objectives min-max normalised over the table, reference at the worst corner; the
   ratio is invariant to that normalisation), and the shipped ``spaces/nb201-*.toml`` use it;
 - ``front_share`` (two or more search metrics): the share of the true Pareto front's architectures
-  (its rows, counted once per ``dedupe`` group) among the first ``k`` queries. It separates strategies
+  (its rows, counted once per ``dedupe`` group) among the first ``k`` queries; a query counts only when
+  its own row is on the front, not when an isomorphic duplicate of a front row is. It separates strategies
   more sharply than the ratio, which a few points near the front's knee already bring close to 1;
 - per run: whether the table's best row by the first search metric was queried, distinct rows
   queried, wall seconds; over all runs, how the proposals were made (``info["source"]``: a MOBO
@@ -122,15 +123,15 @@ def curves(table, rows: list[int]) -> dict[str, list[float]]:
     out = {"best_search": best_search, "best_test": best_test}
     if len(table.search) > 1:
         maximize = [s.maximize for s in table.search]
-        Y_all = table.objective_matrix()
+        Y_all = table.search_values()
         ref, total = true_hypervolume(table)
         Y = np.array([Y_all[r] if r >= 0 else [np.nan] * len(maximize) for r in rows])
         out["hv_ratio"] = (hypervolume_history(Y, maximize=maximize, ref_point=ref) / total).tolist()
-        front = true_front_groups(table)
+        on_front, front = true_front(table)
         found: set[int] = set()
         share = []
         for r in rows:
-            if r >= 0 and int(table.groups[r]) in front:
+            if r >= 0 and on_front[r]:  # the queried row itself, not an isomorphic duplicate off the front
                 found.add(int(table.groups[r]))
             share.append(len(found) / len(front))
         out["front_share"] = share
@@ -138,12 +139,16 @@ def curves(table, rows: list[int]) -> dict[str, list[float]]:
 
 
 @functools.lru_cache(maxsize=4)
-def true_front_groups(table) -> frozenset[int]:
-    """The dedupe groups of the table's Pareto-optimal rows over the search metrics."""
+def true_front(table) -> tuple[np.ndarray, frozenset[int]]:
+    """Which rows are Pareto-optimal over the search metrics (``[n_rows]`` bool) and their dedupe groups.
+
+    A query finds the front when its own row is on it: a ``dedupe`` group (isomorphic cells, trained
+    separately, so with other values) can hold rows off the front, and querying one of those finds nothing.
+    """
     from nago.analysis.pareto import non_dominated
 
-    mask = non_dominated(table.objective_matrix(), maximize=[s.maximize for s in table.search])
-    return frozenset(int(g) for g in table.groups[np.asarray(mask, dtype=bool)])
+    mask = np.asarray(non_dominated(table.search_values(), maximize=[s.maximize for s in table.search]), dtype=bool)
+    return mask, frozenset(int(g) for g in table.groups[mask])
 
 
 @functools.lru_cache(maxsize=4)
@@ -153,7 +158,7 @@ def true_hypervolume(table) -> tuple[list[float], float]:
     from nago.analysis.pareto import hypervolume
 
     maximize = [s.maximize for s in table.search]
-    Y_all = table.objective_matrix()
+    Y_all = table.search_values()
     ref = list(table.ref_point) if table.ref_point is not None else [float(c.min() if m else c.max()) for c, m in zip(Y_all.T, maximize)]
     return ref, hypervolume(Y_all, maximize=maximize, ref_point=ref)
 
