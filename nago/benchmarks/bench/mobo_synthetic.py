@@ -109,8 +109,7 @@ class Problem:
 
 
 def _study_kwargs(strategy: str, problem: Problem) -> dict[str, Any]:
-    if strategy == "mobo":
-        return {"strategy_options": {"ref_point": problem.ref_point}}
+    # mobo needs no ref_point option: the Study hands its ref_point to the strategy
     if strategy == "bohb":
         return {"fidelity": 1.0, "strategy_options": {"scalarisation": "weighted", "weights": [1.0, 1.0]}}
     return {}
