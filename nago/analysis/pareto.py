@@ -12,13 +12,14 @@ Conventions:
     * Rows with a NaN are never on the front, never dominate anything and add no hypervolume.
     * Hypervolume counts only points strictly better than the reference point in every objective.
 
-This module is the one place for Pareto machinery: the non-dominated sort is BoTorch's
-``is_non_dominated(deduplicate=False)`` (NaN rows taken out first: BoTorch only drops rows that are
-all NaN), the reference-point rule BoTorch's ``infer_reference_point`` (see :func:`reference_point`).
-Strategies, the Study, reports and benchmarks all call these; :func:`objective_values` /
-:func:`objective_matrix` (raw units) and :func:`max_sense` are the only ways trials become matrices.
-torch and BoTorch are imported inside the functions, so ``nago report`` can import this module
-without them.
+This module is the one place for Pareto machinery: strategies, the Study, reports and benchmarks
+all call it; :func:`objective_values` / :func:`objective_matrix` (raw units) and :func:`max_sense`
+are the only ways trials become matrices. The non-dominated sort and the reference-point rule are
+BoTorch's (``is_non_dominated(deduplicate=False)``, ``infer_reference_point``) written in numpy, and
+``tests/analysis/test_pareto.py`` checks they give BoTorch's answers: ``nago report`` and the CLI
+must not load torch (about 1-5 s on a small machine) to sort a few hundred rows. Two objectives use
+an ``O(n log n)`` sweep, more a chunked pairwise comparison. Only the exact hypervolume of three or
+more objectives calls BoTorch (imported inside :func:`hypervolume`).
 """
 
 from __future__ import annotations
@@ -64,14 +65,38 @@ def _ref_max_sense(ref_point: Any, maximize: Sequence[bool]) -> np.ndarray:
 
 
 def _non_dominated_max(Z: np.ndarray) -> np.ndarray:
-    """Mask of non-dominated rows of ``Z [n, m]`` (maximisation); NaN rows are False, duplicates all kept."""
-    import torch
-    from botorch.utils.multi_objective.pareto import is_non_dominated
+    """Mask of non-dominated rows of ``Z [n, m]`` (maximisation); NaN rows are False, duplicates all kept.
 
+    The same answer as BoTorch's ``is_non_dominated(Z, deduplicate=False)`` on the rows without NaN.
+    """
+    n, m = Z.shape
     valid = ~np.isnan(Z).any(axis=1)
-    mask = np.zeros(len(Z), dtype=bool)
-    if valid.any():
-        mask[valid] = is_non_dominated(torch.as_tensor(Z[valid]), deduplicate=False).numpy()
+    mask = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(valid)
+    if len(rows) == 0:
+        return mask
+    Zv = Z[valid]
+    if m == 1:
+        mask[rows] = Zv[:, 0] == Zv[:, 0].max()
+        return mask
+    if m == 2:
+        # Sweep x from high to low. A point is dominated by a point of larger x whose y is >= its y, or
+        # by a point of equal x and larger y.
+        order = np.lexsort((-Zv[:, 1], -Zv[:, 0]))  # x descending, then y descending
+        x, y = Zv[order, 0], Zv[order, 1]
+        starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])  # first index of each equal-x group
+        group_max = y[starts]  # y descending within a group: its first is its max
+        before = np.r_[-np.inf, np.maximum.accumulate(group_max)[:-1]]  # best y over strictly larger x
+        group = np.cumsum(np.r_[True, x[1:] != x[:-1]]) - 1
+        keep = (y > before[group]) & (y >= group_max[group])
+        mask[rows[order]] = keep
+        return mask
+    chunk = max(1, (1 << 22) // max(1, len(Zv) * m))  # bound the [chunk, n, m] comparison to ~4M cells
+    for start in range(0, len(Zv), chunk):
+        block = Zv[start : start + chunk, None, :]  # [b, 1, m]
+        weakly_better = (Zv[None] >= block).all(axis=-1)  # [b, n]: row j is >= row i everywhere
+        strictly_somewhere = (Zv[None] > block).any(axis=-1)
+        mask[rows[start : start + chunk]] = ~(weakly_better & strictly_somewhere).any(axis=1)
     return mask
 
 
@@ -135,7 +160,8 @@ def reference_point(Y: Any, *, maximize: Sequence[bool], margin: float = 0.1) ->
     """A reference point just worse than every observed point: the one rule of nago (mobo's acquisition,
     the Study's fixed reference, reports).
 
-    Rule (maximisation sense, per objective): BoTorch's ``infer_reference_point(Y, scale=margin)`` over
+    Rule (maximisation sense, per objective): BoTorch's ``infer_reference_point(Y, scale=margin)`` (in
+    numpy, see the module docstring) over
     **all** rows whose values are all finite, i.e. ``worst - margin * (best - worst)``. BoTorch means it
     for the Pareto front; nago passes every observed point, so the reference sits beyond the worst
     observed value, not only beyond the worst front point: a reference fixed early in a study then still
@@ -152,9 +178,6 @@ def reference_point(Y: Any, *, maximize: Sequence[bool], margin: float = 0.1) ->
     Returns:
         ``[m]`` reference point in raw units.
     """
-    import torch
-    from botorch.utils.multi_objective.hypervolume import infer_reference_point
-
     if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
         raise NagoError(f"margin={margin!r}: expected a finite number >= 0 (a fraction of the observed range)")
     signs = _signs(maximize)
@@ -162,11 +185,9 @@ def reference_point(Y: Any, *, maximize: Sequence[bool], margin: float = 0.1) ->
     Z = Z[np.isfinite(Z).all(axis=1)]
     if len(Z) == 0:
         raise NagoError("reference_point: no point with all objectives finite; pass ref_point explicitly")
-    ref = infer_reference_point(torch.as_tensor(Z), scale=float(margin)).numpy().astype(np.float64)
     worst, span = Z.min(axis=0), Z.max(axis=0) - Z.min(axis=0)
-    flat = ~(span > 0)
-    ref[flat] = worst[flat] - margin * np.where(worst[flat] != 0, np.abs(worst[flat]), 1.0)
-    return ref * signs
+    scale = np.where(span > 0, span, np.where(worst != 0, np.abs(worst), 1.0))
+    return (worst - margin * scale) * signs
 
 
 def hypervolume_history(Y: Any, *, maximize: Sequence[bool], ref_point: Any) -> np.ndarray:

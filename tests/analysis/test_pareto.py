@@ -167,3 +167,30 @@ def test_pareto_trials_and_objective_matrix():
     assert pareto_trials([], objs) == []
     with pytest.raises(NagoError, match="objectives=\\[\\]"):
         pareto_trials(trials, [])
+
+
+# -- the numpy sort and reference rule are BoTorch's (nago report must not load torch) -------------
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(5))
+def test_non_dominated_agrees_with_botorch(m, seed):
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    rng = np.random.default_rng(seed)
+    Z = rng.integers(0, 6, size=(60, m)).astype(float)  # coarse values: many ties and duplicates
+    Z[rng.random(60) < 0.1, rng.integers(0, m)] = np.nan
+    ours = non_dominated(Z, maximize=[True] * m)
+    valid = ~np.isnan(Z).any(axis=1)
+    theirs = np.zeros(60, dtype=bool)
+    theirs[valid] = is_non_dominated(torch.as_tensor(Z[valid]), deduplicate=False).numpy()
+    assert (ours == theirs).all()
+
+
+def test_reference_point_is_botorchs_rule():
+    import torch
+    from botorch.utils.multi_objective.hypervolume import infer_reference_point
+
+    Y = np.array([[0.9, 3.0], [0.7, 1.0], [0.95, 5.0], [0.5, 0.5]])
+    ours = reference_point(Y, maximize=[True, False])
+    theirs = infer_reference_point(torch.as_tensor(Y * [1.0, -1.0]), scale=0.1).numpy() * [1.0, -1.0]
+    assert ours == pytest.approx(theirs)
