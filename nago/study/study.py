@@ -206,6 +206,7 @@ class Study:
         in_flight: dict[Any, Trial] = {}
         try:
             exhausted = False
+            invalid_streak = 0  # asks in a row that proposed only configs outside the space
             while True:
                 finished = self._finished()
                 timed_out = timeout_s is not None and time.monotonic() - start >= timeout_s
@@ -214,7 +215,17 @@ class Study:
                     waiting = self.store.trials([TrialState.WAITING])
                     if not waiting:
                         want = max(self.batch, ex.free())
+                        n_before = self.store.count()
                         waiting = self._ask(want if left is None else min(want, left), finished)
+                        rejected = self.store.count() - n_before - len(waiting)  # failed at once as invalid
+                        if rejected:
+                            finished = self._finished()
+                            left = None if left is None else left - rejected
+                            invalid_streak += 1
+                            if not waiting and invalid_streak < 3:
+                                continue
+                        else:
+                            invalid_streak = 0
                         exhausted = not waiting  # a finite space can run out of new configs
                         if exhausted:
                             break
@@ -263,7 +274,14 @@ class Study:
         for p in proposals:
             index = self.store.count()
             fidelity = p.fidelity if p.fidelity is not None else self.fidelity
-            created.append(self.store.create(config=self.space.validate(p.config), seed=derive_seed(self.seed, index),
+            try:
+                config = self.space.validate(p.config)
+            except ConfigError as e:  # a strategy's bug must not stop the study: record it as a failed trial
+                raw = json.loads(json.dumps(dict(p.config), default=str))
+                bad = self.store.create(config=raw, seed=derive_seed(self.seed, index), fidelity=fidelity, info=dict(p.info))
+                self.store.fail(bad.id, kind="invalid", message=f"the strategy proposed a config outside the space: {e}")
+                continue
+            created.append(self.store.create(config=config, seed=derive_seed(self.seed, index),
                                              fidelity=fidelity, info=dict(p.info)))
         return created
 

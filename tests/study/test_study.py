@@ -28,7 +28,7 @@ from nago.study.storage import TrialStore
 from nago.strategies import STRATEGIES, Strategy
 from nago.strategies.base import Proposal
 from nago.study.study import STORE_FILE, Outcome, Study, run_trial, study_from_run
-from nago.study.trial import TrialState
+from nago.study.trial import TrialState, parse_objectives
 
 from _paths import ROOT, RUNS
 
@@ -157,6 +157,25 @@ def test_a_strategy_with_nothing_to_propose_ends_the_loop(tmp_path):
     study.optimize(n_trials=10, progress=False)
     assert len(study.trials) == 2
     assert strategy.asks[-1] == (1, [], [1, 2])  # told the whole history, then returned []
+
+
+class _OutOfRange(_Recorder):
+    """Every other proposal has x = 1.5, outside the toy space's [0, 1]."""
+
+    def ask(self, n, pending=()):
+        out = super().ask(n, pending)
+        return [Proposal({**p.config, "x": 1.5}) if (self.made + i) % 2 else p for i, p in enumerate(out)]
+
+
+def test_a_config_outside_the_space_fails_its_trial_and_the_study_goes_on(tmp_path):
+    """A strategy's bad proposal used to raise in the ask and stop the study."""
+    strategy = _OutOfRange(limit=100, space=toy_space(), objectives=parse_objectives(OBJS))
+    study = _study(tmp_path, strategy=strategy)
+    study.optimize(n_trials=6, progress=False)
+    states = [t.state for t in study.trials]
+    assert len(states) == 6 and TrialState.COMPLETE in states
+    bad = [t for t in study.trials if t.state == TrialState.FAILED]
+    assert bad and all(t.fail_kind == "invalid" and "outside the space" in t.message and t.config["x"] == 1.5 for t in bad)
 
 
 def test_batch_asks_for_several_and_queues_them(tmp_path):
