@@ -98,7 +98,7 @@ def marginals(model: Any, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def screen(
     model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.Tensor | None, seed: int,
-    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None, feasibility: Any = None,
 ) -> torch.Tensor:
     """Closed-form scores ``[N]`` of the candidates ``X`` (higher is better; see the module docstring).
 
@@ -110,6 +110,8 @@ def screen(
         seed: seeds the multi-objective MC samples.
         objective: ``m >= 2``: maps model outputs ``[..., m]`` to the units of the hypervolume (mobo's
             inverse output warp); applied to the MC samples and the posterior means at ``X_train``.
+        feasibility: ``m >= 2``: a one-output GP whose value is ``<= 0`` where a config does not fail;
+            the scores are multiplied by that probability.
     """
     from botorch.acquisition.analytic import _log_ei_helper
     from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
@@ -133,7 +135,11 @@ def screen(
             y = objective(y)
         box = (torch.minimum(y.unsqueeze(-2), upper) - lower).clamp_min(0)  # [S, c, C, m]
         scores.append(box.prod(-1).sum(-1).mean(0))
-    return torch.cat(scores)
+    out = torch.cat(scores)
+    if feasibility is not None:
+        f_mean, f_std = marginals(feasibility, X)
+        out = out * torch.distributions.Normal(0.0, 1.0).cdf(-f_mean / f_std).squeeze(-1)
+    return out
 
 
 def greedy_batch(acqf: Any, X: torch.Tensor, n: int, X_pending: torch.Tensor | None) -> tuple[list[int], list[float]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
@@ -33,6 +34,7 @@ from nago.strategies._features import FeatureKernel
 from nago.study.trial import ObjectiveSpec, Trial
 
 CAT_LENGTHSCALE_PRIOR = (0.0, 1.0)  # LogNormal(loc, scale) of the categorical lengthscales
+FAILURE_SPREADS = 10.0  # gross_failures: this many upper-half RMS deviations below the median
 YVAR_FLOOR = 1e-5  # relative to the variance of the observed values (gpytorch clamps standardised noise at 1e-6)
 
 
@@ -120,3 +122,24 @@ def add_categorical_prior(model: Model) -> None:
             kernel.register_prior(
                 "lengthscale_prior", LogNormalPrior(loc, scale), lambda k: k.lengthscale, lambda k, v: k._set_lengthscale(v)
             )
+
+
+def gross_failures(Y: torch.Tensor) -> torch.Tensor:
+    """Which observations failed grossly: ``[n]`` bool, for ``Y [n, m]`` in the maximisation sense.
+
+    A row fails when, in some objective, it lies more than :data:`FAILURE_SPREADS` (10) spreads below
+    that objective's median, the spread being the root-mean-square distance of the upper half from the
+    median (the scale of :func:`nago.strategies._warp.half_rank`). For a bulk of roughly normal values
+    that spread is about one standard deviation, so only a detached tail is caught: cells at chance
+    accuracy (NB201: ~10 % against a median of 87 % and a spread of 1.9, i.e. 41 spreads below; 4.6 % of
+    its cells are below 10 spreads, none of them on its Pareto front), not the ordinary bad configs.
+    mobo models these rows as a constraint (:mod:`nago.strategies.mobo`).
+    """
+    Z = Y.detach().cpu().numpy().astype(np.float64)
+    failed = np.zeros(len(Z), dtype=bool)
+    for y in Z.T:
+        med = float(np.median(y))
+        spread = float(np.sqrt(np.mean((y[y >= med] - med) ** 2)))
+        if spread > 0:  # a flat upper half gives no scale to call anything detached
+            failed |= y < med - FAILURE_SPREADS * spread
+    return torch.as_tensor(failed)

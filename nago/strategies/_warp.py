@@ -22,31 +22,10 @@ Other values map through the same monotone piecewise-linear map of the observed 
 linearly with the slope of its end segments (:meth:`OutputWarp.map`), and back (:meth:`OutputWarp.unmap`,
 its exact inverse, differentiable).
 
-**Several objectives: no half-rank, and the hypervolume in raw units** (defect 11). The half-rank
-step keeps the order of the lower tail but not its magnitude, which is right for "which config is best"
-and wrong for a hypervolume, whose value *is* the magnitudes, and whose front often runs through the
-lower tail of one objective (the cheapest configs). Issue 12 saw it on NB201 accuracy vs latency, where
-a few hundred cells fail (chance accuracy, ~10 %) at near-zero cost: mobo spent 39-69 of 100 queries on
-them and ended at random search's hypervolume. Reproduced on a 384-cell table with 1/6 of the cells
-failing (``tests/strategies/test_mobo.py::failing_table``), mobo through the Study, 40 queries of which
-30 model-based, seeds 0-2, failures among the model-based queries:
-
-* half-rank + log, the raw reference point mapped through the warp (before): 18-27 of 30; with
-  ``warp="none"``: 2-4. Two causes: the reference, extrapolated with the slope of the bottom segment
-  (two failures a hair apart in accuracy but a rank quantile apart once warped), landed ~4 warped ranges
-  below the data, so a slightly cheaper failure looked like a large hypervolume gain; and the half-rank
-  put the failures only ~0.05 (of a warped range of 1) below mediocre configs, so the GP could not
-  learn that they fail.
-* the hypervolume in raw units (posterior samples back through :meth:`OutputWarp.unmap`) alone:
-  15-18 of 30, the second cause remains.
-* the log step only (``OutputWarp(Y, use_half_rank=False)``) and the hypervolume in raw units: 3-5 of
-  30, as without the warp, at about the same hypervolume. (The test's setting, 30 queries of which 20
-  model-based: 15-17 of 20 before, 1-2 after.)
-
-So mobo with ``m >= 2`` fits its GPs to log-warped values (the top still stretched) and computes
-qLogNEHVI, qLogNParEGO's scalarisation and the candidate screening on unwarped samples against the raw
-reference point. With one objective the acquisition (log-EI over the best) depends only on the order at
-the top, where the half-rank step is what helps; it stays as in Vizier.
+With several objectives mobo fits its GPs to warped values but measures the hypervolume in raw units
+(posterior samples go back through :meth:`OutputWarp.unmap`): the half-rank step keeps the order of the
+lower tail, not its magnitude, and a hypervolume *is* magnitudes (see :mod:`nago.strategies.mobo`,
+"Failures in two-objective spaces").
 """
 
 from __future__ import annotations
@@ -86,8 +65,6 @@ class OutputWarp:
 
     Args:
         Y: ``[n, m]`` observed values, maximisation sense, all finite.
-        use_half_rank: apply the half-rank step before the log step (``False``: log step only, which keeps
-            the magnitudes of the lower tail; mobo's choice with several objectives).
 
     Attributes:
         warped: ``[n, m]`` the warped targets (same dtype as ``Y``).
@@ -95,13 +72,13 @@ class OutputWarp:
             the factor a noise *standard deviation* is multiplied by.
     """
 
-    def __init__(self, Y: torch.Tensor, *, use_half_rank: bool = True) -> None:
+    def __init__(self, Y: torch.Tensor) -> None:
         raw = Y.detach().cpu().numpy().astype(np.float64)
         self._knots: list[tuple[np.ndarray, np.ndarray]] = []
         cols, scale = [], []
         for j in range(raw.shape[1]):
             y = raw[:, j]
-            w = log_warp(half_rank(y) if use_half_rank else y.astype(np.float64))
+            w = log_warp(half_rank(y))
             cols.append(w)
             ys, first = np.unique(y, return_index=True)  # w is a function of y: one knot per distinct value
             self._knots.append((ys, w[first]))

@@ -12,10 +12,9 @@ How an ask works:
    seen and are never proposed again; non-finite objective values are left out too.
 2. One GP per objective (:mod:`nago.strategies._gp`), objectives maximised internally (min-objectives
    negated) and, by default, output-warped (:mod:`nago.strategies._warp`: half-rank + log, as Google
-   Vizier does). With several objectives the warp is the log step only and the hypervolume is measured
-   in raw units: posterior samples go back through the warp's inverse before qLogNEHVI / qLogNParEGO /
-   the candidate screening see them, so configs that fail at chance accuracy for near-zero cost do not
-   look like hypervolume gains (see :mod:`nago.strategies._warp`). Fixed noise ``std**2 / k``
+   Vizier does). With several objectives the hypervolume is still measured in raw units (posterior
+   samples go back through the warp's inverse before qLogNEHVI / qLogNParEGO / the candidate screening
+   see them) and gross failures are a constraint (see "Failures in two-objective spaces"). Fixed noise ``std**2 / k``
    where ``k >= 2`` sampled networks give a per-objective std (scaled by the warp's spread ratio).
 3. The acquisition (with the pending trials as ``X_pending`` and ``prune_baseline=True``) is optimised
    for a batch of ``n`` points, sequentially greedy:
@@ -40,6 +39,33 @@ option ``ref_point`` (direct use), else inferred each ask from the training obse
 :func:`nago.analysis.pareto.reference_point` (the worst observed value minus 10 % of the observed range
 per objective), the rule the Study and reports use too. Proposals carry it as ``info["ref_point"]``.
 
+Failures in two-objective spaces (issue 12, defect 11). On NB201 accuracy vs latency a few hundred cells
+fail (chance accuracy, ~10 %) at near-zero cost; with the output warp mobo spent 39-69 of 100 queries on
+them and ended at random search's hypervolume. Reproduced on a 384-cell table with 1/6 of the cells
+failing (``tests/strategies/test_mobo.py::failing_table``): mobo through the Study, 40 queries of which
+30 model-based, seeds 0-2, failures among the model-based queries and hypervolume ratio at 40:
+
+* before (half-rank + log, the raw reference point mapped through the warp): 18-27 of 30, HV 0.954-0.992;
+  ``warp="none"``: 2-4, 0.990-0.993. Two causes. (a) The reference point, extrapolated with the slope
+  of the warp's bottom segment (two failures a hair apart in accuracy but a rank quantile apart once
+  warped), landed ~4 warped ranges below the data, so a slightly cheaper failure looked like a large
+  hypervolume gain. (b) The half-rank step keeps the order of the tail, not its magnitude: failures sat
+  ~0.05 (of a warped range of 1) below mediocre configs, the GP could not tell them apart, and once
+  samples are unwarped that doubt spans 10 % to 80 % accuracy at near-zero cost.
+* hypervolume in raw units (fixes a) alone: 15-18 of 30. Log step only (no half-rank) in addition:
+  3-5 of 30, HV 0.989-0.992, but on ``spaces/nb201-mo.toml`` (3 seeds, 50 queries) the HV ratio fell from
+  0.963 / 0.990 to 0.940 / 0.983 at 25 / 50 queries: the half-rank's resolution at the top matters there.
+* kept: the warp as it is, the hypervolume in raw units, and **gross failures as an outcome
+  constraint**: rows far below the bulk of some objective (:func:`nago.strategies._gp.gross_failures`:
+  more than 10 upper-half spreads below the median) get a label +1, the others -1, and a GP of those
+  labels (same kernel as the objectives) is the last output of the model; qLogNEHVI / qLogNParEGO count
+  an improvement only where it is ``<= 0`` (BoTorch's ``constraints``), the screening multiplies by that
+  probability and takes the front of the other observations. The objective GPs still see every
+  observation. 1 of 30, HV 0.993-0.994 on the table; nb201-mo 0.971 / 0.988 (before 0.963 / 0.990).
+  ``info["gross_failures"]`` counts the rows treated so. A detached tail is the only thing the rule
+  catches (NB201: below 68.7 % accuracy, none of them on the front); with one objective the half-rank
+  warp alone handles the tail (log-EI looks only at the top).
+
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
 "qlognparego" | "qlognei", ...}``. The ask is deterministic given the seed and the history (torch's
 global RNG is forked and seeded from both).
@@ -57,6 +83,7 @@ from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolu
 from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.exceptions.warnings import OptimizationWarning
+from botorch.models import ModelListGP
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
@@ -65,7 +92,7 @@ from nago.config.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.analysis.pareto import max_sense, objective_values, reference_point
-from nago.strategies._gp import fit_model, is_finite_observation, observed_noise
+from nago.strategies._gp import fit_model, gross_failures, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
 from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
@@ -219,20 +246,27 @@ class MOBO(Strategy):
                 raw_ref = reference_point(objective_values(train, self.objectives), maximize=maximize).tolist()
             ref = torch.as_tensor(max_sense([raw_ref], maximize)[0], dtype=torch.float64)
             info["ref_point"] = [float(v) for v in raw_ref]
+        failed = gross_failures(Y) if ref is not None else torch.zeros(len(Y), dtype=torch.bool)
         if self.warp == "half-rank-log":
-            warp = OutputWarp(Y, use_half_rank=len(self.objectives) == 1)  # several objectives: log step only (_warp)
+            warp = OutputWarp(Y)
             Y = warp.warped
             noise = [None if v is None else v * warp.scale[j] ** 2 for j, v in enumerate(noise)]
-            if ref is not None:  # several objectives: the hypervolume is measured in raw units (see _warp)
+            if ref is not None:  # several objectives: the hypervolume is measured in raw units
                 unwarp = warp.unmap
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = fit_model(X, Y, noise, self.cat_dims, self.features)
+            feasibility = None  # several objectives with gross failures: a GP of failed (+1) / not (-1)
+            if failed.any():
+                info["gross_failures"] = int(failed.sum())
+                labels = torch.where(failed, 1.0, -1.0).to(Y).unsqueeze(-1)
+                feasibility = fit_model(X, labels, [None], self.cat_dims, self.features)
+                model = ModelListGP(*model.models, feasibility)
             X_pending = pending_unit(self.space, pending)
-            acqf, source = self._acquisition(model, X, X_pending, ref, seed, unwarp)
+            acqf, source = self._acquisition(model, X, X_pending, ref, seed, unwarp, constrained=feasibility is not None)
             info.update(source)
             if None not in self.space.levels():
-                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed, unwarp)
+                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed, unwarp, failed)
             with warnings.catch_warnings():
                 # the alternating optimiser's short inner L-BFGS runs hit their iteration cap by design
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -251,8 +285,13 @@ class MOBO(Strategy):
     def _optimize_discrete(
         self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,
         X_pending: torch.Tensor | None, info: dict[str, Any], seed: int, unwarp: Any = None,
+        failed: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[dict]]:
-        """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``."""
+        """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``.
+
+        ``failed`` (``[n_train]`` bool, several objectives): the gross failures; with any, the model's
+        last output is the feasibility GP, and the screening scores feasible improvement over the front of
+        the other observations."""
         levels = self.space.levels()
         seen = [self.space.to_unit([t.config for t in self.trials])] + ([] if X_pending is None else [X_pending])
         seen_idx = _discrete.level_indices(torch.cat(seen), levels)
@@ -264,7 +303,12 @@ class MOBO(Strategy):
         )  # fmt: skip
         X = _discrete.to_unit(cand, levels)
         if len(X) > _discrete.SHORTLIST:
-            scores = _discrete.screen(model, X, X_train, ref, seed, objective=unwarp)
+            if failed is not None and failed.any():
+                m = len(self.objectives)
+                scores = _discrete.screen(ModelListGP(*model.models[:m]), X, X_train[~failed], ref, seed, objective=unwarp,
+                                          feasibility=model.models[m])
+            else:
+                scores = _discrete.screen(model, X, X_train, ref, seed, objective=unwarp)
             X = X[torch.topk(scores, _discrete.SHORTLIST).indices]
         picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
         infos = [{**info, "acq_value": v, "candidates": len(cand)} for v in values]
@@ -272,20 +316,26 @@ class MOBO(Strategy):
 
     def _acquisition(
         self, model: Any, X: torch.Tensor, X_pending: torch.Tensor | None, ref: torch.Tensor | None, seed: int,
-        unwarp: Any = None,
+        unwarp: Any = None, constrained: bool = False,
     ) -> tuple[Any, dict[str, Any]]:
         """Build the acquisition function and the ``info`` it contributes to proposals.
 
         Args:
             ref: ``[m]`` hypervolume reference point, raw units, maximisation sense (``m >= 2``).
             unwarp: maps the model's (warped) outputs ``[..., m]`` to raw units; ``None``: the identity.
+            constrained: the model has an ``m+1``-th output, the feasibility GP (``<= 0``: not a gross
+                failure), used as an outcome constraint.
         """
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=seed)
         common = dict(model=model, X_baseline=X, sampler=sampler, X_pending=X_pending, prune_baseline=True)
         if len(self.objectives) == 1:
             return qLogNoisyExpectedImprovement(**common), {"source": "qlognei"}
-        if unwarp is not None:
-            common["objective"] = GenericMCMultiOutputObjective(lambda samples, X=None: unwarp(samples))
+        m = len(self.objectives)
+        if unwarp is not None or constrained:
+            to_raw = unwarp if unwarp is not None else (lambda values: values)
+            common["objective"] = GenericMCMultiOutputObjective(lambda samples, X=None: to_raw(samples[..., :m]))
+        if constrained:
+            common["constraints"] = [lambda samples: samples[..., m]]
         if self.acquisition == "qlognparego":
             weights = sample_simplex(len(self.objectives), dtype=torch.float64).reshape(-1)
             acqf = qLogNParEGO(scalarization_weights=weights, **common)

@@ -17,8 +17,7 @@ import nago.strategies.mobo as mobo_module
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace
 from nago.strategies import STRATEGIES
-from nago.strategies._gp import observed_noise
-from nago.strategies._warp import log_warp
+from nago.strategies._gp import gross_failures, observed_noise
 from nago.strategies.mobo import MOBO
 from nago.strategies.random import RandomSearch
 from nago.study.trial import Trial, TrialState, parse_objectives
@@ -251,9 +250,7 @@ def test_warp_reaches_the_gp_and_the_hypervolume_stays_in_raw_units(monkeypatch)
             assert seen["Y"].min() >= -0.5 - 1e-9 and seen["Y"].max() <= 0.5 + 1e-9
             assert (seen["Y"].argsort(0) == raw.argsort(0)).all()  # order kept per objective
             assert seen["noise"][0].shape == (12, 1) and seen["noise"][1] is None
-            # two objectives: the log step only (no half-rank), and samples go back to raw units
-            assert torch.allclose(seen["Y"], torch.stack([torch.as_tensor(log_warp(c.numpy())) for c in raw.T], 1))
-            assert torch.allclose(acq["objective"](seen["Y"]), raw)
+            assert torch.allclose(acq["objective"](seen["Y"]), raw)  # samples go back to raw units
 
 
 def test_categorical_lengthscales_get_a_prior():
@@ -425,8 +422,8 @@ def failing_table(tmp_path) -> tuple[SearchSpace, Any]:
 
 def test_two_objectives_do_not_chase_failures(tmp_path):
     """Defect 11: with the half-rank warp and the reference point mapped through it, mobo spent 15-17 of
-    these 20 model-based queries (seeds 0-2) on the failing cells, random search ~3. Now the GPs see
-    log-warped values and the hypervolume is measured in raw units (nago.strategies._warp): 1-2."""
+    these 20 model-based queries (seeds 0-2) on the failing cells, random search ~3. Now the hypervolume
+    is measured in raw units and gross failures are an outcome constraint (nago.strategies.mobo)."""
     from nago.objectives.table import TableObjective
 
     space, table = failing_table(tmp_path)
@@ -441,3 +438,33 @@ def test_two_objectives_do_not_chase_failures(tmp_path):
     failures = sum(t.config["e0"] == "none" for t in model_based)
     assert len(model_based) >= 15
     assert failures <= 5, f"{failures} of {len(model_based)} model-based queries on failing cells"
+    assert all(t.info["gross_failures"] >= 1 for t in model_based)
+
+
+def test_gross_failures_rule():
+    rng = torch.Generator().manual_seed(0)
+    acc = torch.cat([85 + 2 * torch.randn(40, generator=rng, dtype=torch.float64), torch.tensor([10.0, 11.0, 70.0], dtype=torch.float64)])
+    cost = torch.rand(43, generator=rng, dtype=torch.float64) * 10
+    Y = torch.stack([acc, -cost], 1)  # maximisation sense
+    assert gross_failures(Y).nonzero().flatten().tolist() == [40, 41]  # 70 % is bad, not detached; 10 and 11 are
+    assert not gross_failures(torch.stack([acc[:40], -cost[:40]], 1)).any()
+    assert not gross_failures(torch.ones(5, 2, dtype=torch.float64)).any()  # flat: no scale, nothing flagged
+
+
+def test_gross_failures_become_an_outcome_constraint(monkeypatch):
+    told = history(14)
+    for t in told[:3]:
+        t.metrics["acc"] = -50.0  # far below the rest: failed
+    acq, original = {}, mobo_module.qLogNoisyExpectedHypervolumeImprovement
+    monkeypatch.setattr(mobo_module, "qLogNoisyExpectedHypervolumeImprovement", lambda **kw: acq.update(kw) or original(**kw))
+    s = make(n_init=10)
+    s.tell(told)
+    (p,) = s.ask(1)
+    assert p.info["source"] == "qlognehvi" and p.info["gross_failures"] == 3
+    assert acq["model"].num_outputs == 3 and len(acq["constraints"]) == 1
+    samples = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    assert acq["constraints"][0](samples).item() == 2.0 and acq["objective"](samples).shape == (1, 2)
+    acq.clear()
+    clean = make(n_init=10)
+    clean.tell(history(14))
+    assert "gross_failures" not in clean.ask(1)[0].info and acq.get("constraints") is None
