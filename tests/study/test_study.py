@@ -468,3 +468,25 @@ def test_the_default_demo_reaches_the_model_within_its_budget(tmp_path):
     assert sum(s != "sobol" for s in sources) >= run.search.trials / 2, sources
     assert "param_limit" in run.space.names  # the budget is searched: a front can trade accuracy against size
     study.close()
+
+
+def test_a_failure_of_unknown_kind_fails_its_trial_and_the_study_goes_on(tmp_path):
+    """Defect 2: an EvalFailure with a kind the store does not know raised in store.fail, outside any
+    try; the study stopped with the trial left running (and failed the same way on resume). The kind
+    is now checked where the failure is made, so the objective's bug is an 'error' trial."""
+    calls = []
+
+    def objective(config, *, seed, fidelity):
+        calls.append(seed)
+        if len(calls) == 1:
+            raise EvalFailure("diverged", "loss blew up")
+        return toy_metrics(config, seed=seed, fidelity=fidelity)
+
+    study = _study(tmp_path, objective=objective, strategy="random")
+    study.optimize(n_trials=3, progress=False)
+    first, *rest = study.trials
+    assert (first.state, first.fail_kind) == (TrialState.FAILED, "error")
+    assert "failure kind 'diverged'; allowed: oom, nan, timeout, invalid, error, killed" in first.message
+    assert [t.state for t in rest] == [TrialState.COMPLETE] * 2
+    with pytest.raises(ValueError, match="failure kind 'diverged'"):
+        Outcome(fail_kind="diverged")
