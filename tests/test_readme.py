@@ -31,7 +31,7 @@ from _paths import ROOT
 
 README = ROOT / "README.md"
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.M | re.S)
-_SHELLS = {"console", "bash", "sh", "shell"}
+_SHELLS = ("bash", "console", "sh", "shell")  # a tuple: xdist workers must collect the same order
 _SMALL = {
     "model": {"param_limit": 2e4, "head_width": 16},
     "train": {"epochs": 1, "progress": False},
@@ -146,7 +146,7 @@ def _inline_commands() -> list[tuple[int, list[str], list[str] | None]]:
     return found
 
 
-SHELL = [(line, argv, shown) for lang in _SHELLS for line, code in _blocks(lang) for argv, shown in _commands(code, lang)]
+SHELL = [(line, argv, shown) for lang in sorted(_SHELLS) for line, code in _blocks(lang) for argv, shown in _commands(code, lang)]
 SHELL += _inline_commands()
 
 
