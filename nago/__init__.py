@@ -15,7 +15,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Study": "nago.study.study", "study_from_run": "nago.study.study", "SearchSpace": "nago.config.space", "RunConfig": "nago.config.run",
+    "Study": "nago.study.study", "study_from_run": "nago.study.from_run", "SearchSpace": "nago.config.space", "RunConfig": "nago.config.run",
     "generate": "nago.generator.hnag", "build_model": "nago.generator.model", "profile": "nago.generator.profile", "ArchSpec": "nago.generator.spec",
     "TrainObjective": "nago.objectives.network", "load_dataset": "nago.training.data", "export_trial": "nago.analysis.export",
     "write_report": "nago.analysis.report", "STRATEGIES": "nago.strategies", "NagoError": "nago.errors", "ConfigError": "nago.errors",

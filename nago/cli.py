@@ -157,7 +157,7 @@ def _front_table(study) -> str:
 def _cmd_search(args: argparse.Namespace) -> int:
     from nago.config.run import RunConfig, build_executor
     from nago.config.space import parse_assignments
-    from nago.study.study import study_from_run
+    from nago.study.from_run import study_from_run
 
     run = RunConfig.from_toml(args.run)
     executor = build_executor(run, name=args.executor, workers=args.workers)

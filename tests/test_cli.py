@@ -15,18 +15,11 @@ import pytest
 
 from nago.cli import build_parser, main
 
+from _toml import toml_lines as _toml
 from _paths import ROOT, RUNS, SPACES
 
 HNAG = str(SPACES / "hnag.toml")
 TINY_SET = ["--set", "N_m=1", "--set", "N_b=3"]
-
-
-def _toml(table: dict, prefix: str = "") -> list[str]:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict)]
-    for k, v in table.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{prefix}{k}]", *_toml(v, f"{prefix}{k}.")]
-    return lines
 
 
 def write_tiny_run(path: Path, **train) -> Path:

@@ -27,6 +27,7 @@ import pytest
 
 from nago.cli import build_parser, main
 
+from _toml import toml_lines as _toml
 from _paths import ROOT
 
 README = ROOT / "README.md"
@@ -50,14 +51,6 @@ def _blocks(*langs: str) -> list[tuple[int, str]]:
 
 
 # -- python blocks -------------------------------------------------------------------------------
-def _toml(table: dict, prefix: str = "") -> list[str]:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict)]
-    for k, v in table.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{prefix}{k}]", *_toml(v, f"{prefix}{k}.")]
-    return lines
-
-
 def _shrink(run_file: Path, into: Path) -> None:
     """``run_file`` at a tiny budget (table runs unchanged but for the space path), written into ``into``."""
     raw = tomllib.loads(run_file.read_text())

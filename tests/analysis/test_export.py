@@ -17,17 +17,10 @@ from nago.generator.hnag import generate
 from nago.study.runner import derive_seed
 from nago.config.run import RunConfig, build_objective
 from nago.generator.spec import ArchSpec
-from nago.study.study import study_from_run
+from nago.study.from_run import study_from_run
 
+from _toml import toml_lines as _toml
 from _paths import RUNS, SPACES
-
-
-def _toml(table: dict, prefix: str = "") -> list[str]:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict)]
-    for k, v in table.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{prefix}{k}]", *_toml(v, f"{prefix}{k}.")]
-    return lines
 
 
 def write_tiny_run(path: Path) -> Path:

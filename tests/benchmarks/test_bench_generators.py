@@ -19,15 +19,8 @@ from nago.cli import main
 from nago.errors import ConfigError
 from nago.study.storage import TrialStore
 
+from _toml import toml_lines as _toml
 from _paths import RUNS, SPACES
-
-
-def _toml(table: dict, prefix: str = "") -> list[str]:
-    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict)]
-    for k, v in table.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{prefix}{k}]", *_toml(v, f"{prefix}{k}.")]
-    return lines
 
 
 def write_tiny(folder: Path, *, fidelity: int = 1) -> Path:

@@ -13,7 +13,8 @@ from PIL import Image
 from nago.cli import main
 from nago.config.space import SearchSpace
 from nago.errors import ConfigError
-from nago.study.study import STORE_FILE, Study, study_from_run
+from nago.study.from_run import study_from_run
+from nago.study.study import STORE_FILE, Study
 
 from _paths import SPACES
 

@@ -27,7 +27,8 @@ from nago.config.space import SearchSpace
 from nago.study.storage import TrialStore
 from nago.strategies import STRATEGIES, Strategy
 from nago.strategies.base import Proposal
-from nago.study.study import STORE_FILE, Outcome, Study, run_trial, study_from_run
+from nago.study.from_run import study_from_run
+from nago.study.study import STORE_FILE, Outcome, Study, run_trial
 from nago.study.trial import TrialState, parse_objectives
 
 from _paths import ROOT, RUNS

@@ -13,7 +13,7 @@ from nago.cli import main
 from nago.config.run import RunConfig
 from nago.errors import ConfigError
 from nago.objectives.table import TableObjective
-from nago.study.study import study_from_run
+from nago.study.from_run import study_from_run
 from nago.study.trial import TrialState
 
 from _paths import RUNS, SPACES

@@ -1,7 +1,7 @@
 """``nago bench generators RUN_TOML``: generator search strategies head to head with live training.
 
 Every (strategy, seed) run is a real :class:`~nago.study.study.Study` built by
-:func:`~nago.study.study.study_from_run` from the run file (its data, model, training protocol,
+:func:`~nago.study.from_run.study_from_run` from the run file (its data, model, training protocol,
 fidelity and objectives), with the strategy replaced, in ``--out DIR/<label>-s<seed>/``. A label is a
 strategy name (``mobo``, ``bohb``, ``random``, ``nao``, ``optuna-tpe``, ...) searching the run's own
 space, or ``rnag-<strategy>``: that strategy on the flat RandWire-style generator (``--rnag-space``,
@@ -169,7 +169,7 @@ def _spent(trials, fidelity: float) -> float:
 def run_one(run_path: str, label: str, strategy: str, seed: int, trials: int, options: dict[str, Any],
             rnag_space: str | None, data_root: str | None, out: str) -> dict[str, Any]:
     """One (label, seed) study in ``out``: started, resumed, or read when finished. Returns its trials."""
-    from nago.study.study import study_from_run
+    from nago.study.from_run import study_from_run
 
     start = time.perf_counter()
     run_dir = Path(out)
