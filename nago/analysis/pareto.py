@@ -249,3 +249,44 @@ def pareto_trials(trials: Sequence[Trial], objectives: Sequence[ObjectiveSpec]) 
     Y, kept = objective_matrix(trials, objectives)
     mask = non_dominated(Y, maximize=[o.maximize for o in objectives])
     return [t for t, keep in zip(kept, mask) if keep]
+
+
+def pareto_order(Y: Any, *, maximize: Sequence[bool], ref_point: Any = None) -> np.ndarray:
+    """Rows of ``Y`` best first for multi-objective selection (successive-halving promotions).
+
+    Non-dominated sorting first (front 1, then the front of what is left, ...); within a front, greedy
+    hypervolume selection: the point adding the most hypervolume to the points of that front already
+    taken comes next (the first is the one dominating the largest box on its own). The tie-break thus
+    values the front's spread, not one objective: of two fronts' knees the second pick is the point
+    farthest from the first, not its neighbour. Rows with a NaN come last, in index order; exact ties
+    keep index order.
+
+    Args:
+        Y: ``[n, m]`` objective values, raw units.
+        maximize: ``[m]`` directions.
+        ref_point: ``[m]`` raw units; default :func:`reference_point` of the finite rows (10 % beyond
+            the worst observed value, so the extremes of a front still add hypervolume).
+
+    Returns:
+        ``[n]`` int64 permutation of ``range(n)``.
+    """
+    Z = max_sense(Y, maximize)
+    finite = np.flatnonzero(np.isfinite(Z).all(axis=1)) if len(Z) else np.zeros(0, dtype=np.int64)
+    rest = [i for i in range(len(Z)) if i not in set(finite.tolist())]
+    if len(finite) == 0:
+        return np.arange(len(Z), dtype=np.int64)
+    r = _ref_max_sense(reference_point(Y, maximize=maximize) if ref_point is None else ref_point, maximize)
+    order: list[int] = []
+    left = finite
+    while len(left):
+        mask = _non_dominated_max(Z[left])
+        front, left = list(left[mask]), left[~mask]
+        taken: list[int] = []
+        base = 0.0
+        while front:
+            gains = [_hv_max(Z[taken + [i]], r) - base for i in front]
+            best = int(np.argmax(gains))  # first of equal gains: the lower index (fronts keep index order)
+            base += gains[best]
+            taken.append(front.pop(best))
+        order.extend(taken)
+    return np.asarray(order + rest, dtype=np.int64)

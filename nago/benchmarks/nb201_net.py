@@ -128,7 +128,8 @@ def arch_costs(arch: str, *, C: int = 16, N: int = 5, num_classes: int = 10, ima
 
 
 TABLE_COLUMNS = ("arch_str", "unique_str", "cifar10valid_valid_200ep", "cifar10valid_test_200ep", "cifar10_test_200ep",
-                 "cifar100_test_200ep", "imagenet16_test_200ep", "cifar10valid_train_time_200ep_s")
+                 "cifar100_test_200ep", "imagenet16_test_200ep", "cifar10valid_train_time_200ep_s",
+                 "cifar10valid_valid_12ep", "cifar100_valid_12ep", "imagenet16_valid_12ep")
 
 
 def derive_table(src: str | Path, dst: str | Path) -> int:

@@ -47,8 +47,11 @@ class HyperbandSchedule:
     min_budget: float
     max_budget: float
     eta: float
+    levels: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.levels is not None:
+            check_levels("bohb", self.levels)
         if not self.min_budget > 0:
             raise option_error("bohb", "min_budget", self.min_budget, "a number > 0 (epochs)")
         if not self.max_budget >= self.min_budget:
@@ -58,12 +61,18 @@ class HyperbandSchedule:
 
     @property
     def s_max(self) -> int:
+        if self.levels is not None:
+            return len(self.levels) - 1
         return int(math.floor(math.log(self.max_budget / self.min_budget) / math.log(self.eta) + _EPS))
 
     @property
     def budgets(self) -> tuple[float, ...]:
-        """All budgets in epochs, smallest first (``s_max + 1`` of them)."""
+        """All budgets in epochs, smallest first (``s_max + 1`` of them): ``levels`` when given, else
+        ``max_budget · η^-k``."""
+        if self.levels is not None:
+            return tuple(self.levels)
         return tuple(self.max_budget * self.eta ** (-k) for k in range(self.s_max, -1, -1))
+
 
     def bracket(self, index: int) -> Bracket:
         """The shape of bracket number ``index`` (0-based; shapes cycle every ``s_max + 1``)."""
@@ -134,3 +143,39 @@ def ready_promotions(
             out.extend((bracket, r + 1, t) for t in [t for t in best if t.id not in promoted][: max(room, 0)])
             planned = min(bracket.sizes[r + 1], len(best))
     return out
+
+
+def check_levels(strategy: str, levels: object) -> tuple[float, ...]:
+    """Validate an explicit ``budgets`` option: at least two increasing numbers ``> 0`` (epochs, or the
+    fidelities a table defines, e.g. ``[12, 200]`` for NAS-Bench-201)."""
+    ok = isinstance(levels, (list, tuple)) and len(levels) >= 2
+    if ok:
+        try:
+            values = tuple(float(v) for v in levels if not isinstance(v, bool))
+        except (TypeError, ValueError):
+            values = ()
+        ok = len(values) == len(levels) and all(math.isfinite(v) and v > 0 for v in values) and all(
+            a < b for a, b in zip(values, values[1:]))
+    if not ok:
+        raise option_error(strategy, "budgets", levels, "a list of at least two increasing numbers > 0 (epochs), e.g. [12, 200]")
+    return values
+
+
+def schedule_from_options(strategy: str, opts: dict, fidelity: float | None, eta: float) -> HyperbandSchedule:
+    """The rungs from a strategy's options: ``budgets`` (explicit list; then ``min_budget``/``max_budget``
+    must not be set), else ``max_budget`` (default: the run's ``fidelity``) and ``min_budget`` (default
+    ``max_budget / eta**2``: three rungs)."""
+    from nago.strategies._options import float_option
+
+    if opts.get("budgets") is not None:
+        for name in ("min_budget", "max_budget"):
+            if opts.get(name) is not None:
+                raise option_error(strategy, name, opts[name], "unset when 'budgets' lists the rungs")
+        levels = check_levels(strategy, opts["budgets"])
+        return HyperbandSchedule(min_budget=levels[0], max_budget=levels[-1], eta=eta, levels=levels)
+    if opts.get("max_budget", fidelity) is None:
+        raise option_error(strategy, "max_budget", None,
+                           "a number of epochs > 0 (needed when the run sets no fidelity), or 'budgets' = [low, ..., high]")
+    max_budget = float_option(strategy, "max_budget", opts.get("max_budget", fidelity), 0, open_low=True)
+    min_budget = float_option(strategy, "min_budget", opts.get("min_budget", max_budget / eta**2), 0, open_low=True)
+    return HyperbandSchedule(min_budget=min_budget, max_budget=max_budget, eta=eta)

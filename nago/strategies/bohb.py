@@ -28,7 +28,7 @@ import torch
 
 from nago.errors import ConfigError
 from nago.config.space import SearchSpace
-from nago.strategies._hyperband import HyperbandSchedule, check_budgets, group_by_rung, ready_promotions
+from nago.strategies._hyperband import check_budgets, group_by_rung, ready_promotions, schedule_from_options
 from nago.strategies._kde import ProductKDE
 from nago.strategies._options import (check_unknown, choice_option, float_option, int_option, option_error,
                                       require_searchable)
@@ -47,7 +47,7 @@ _DEFAULTS: dict[str, Any] = {
     "scalarisation": "metric",
     "weights": None,
 }
-_ALLOWED = sorted({"min_budget", "max_budget", *_DEFAULTS})
+_ALLOWED = sorted({"min_budget", "max_budget", "budgets", *_DEFAULTS})
 _MAX_DRAWS = 1000  # uniform draws before a space counts as exhausted
 
 
@@ -58,6 +58,9 @@ class BOHB(Strategy):
     Options (``[search.options]``):
         max_budget: largest budget (default: the run's ``fidelity``; one of the two is required).
         min_budget: smallest budget (default ``max_budget / eta**2``: three budgets).
+        budgets: the budgets as an explicit increasing list instead of ``min_budget``/``max_budget``
+            (e.g. ``[12, 200]``: the fidelities a table space defines); brackets keep their
+            Hyperband sizes for ``len(budgets) - 1`` halvings at rate ``eta``.
         eta: halving rate, default 2 (NAGO's setting; HpBandSter's default is 3).
         random_fraction: share of new configs drawn uniformly, default 1/3.
         top_n_percent: share of observations in the good KDE, default 15.
@@ -86,11 +89,7 @@ class BOHB(Strategy):
         require_searchable(space, "bohb")
         opts = {**_DEFAULTS, **options}
         eta = float_option("bohb", "eta", opts["eta"], 1, open_low=True)
-        if opts.get("max_budget", fidelity) is None:
-            raise option_error("bohb", "max_budget", None, "a number of epochs > 0 (needed when the run sets no fidelity)")
-        max_budget = float_option("bohb", "max_budget", opts.get("max_budget", fidelity), 0, open_low=True)
-        min_budget = float_option("bohb", "min_budget", opts.get("min_budget", max_budget / eta**2), 0, open_low=True)
-        self.schedule = HyperbandSchedule(min_budget=min_budget, max_budget=max_budget, eta=eta)
+        self.schedule = schedule_from_options("bohb", opts, fidelity, eta)
         self.random_fraction = float_option("bohb", "random_fraction", opts["random_fraction"], 0, 1)
         self.top_n_percent = float_option("bohb", "top_n_percent", opts["top_n_percent"], 0, 100, open_low=True)
         self.num_samples = int_option("bohb", "num_samples", opts["num_samples"], 1)

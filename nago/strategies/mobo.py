@@ -98,7 +98,7 @@ from nago.strategies._warp import OutputWarp
 from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
-from nago.study.trial import ObjectiveSpec, Trial
+from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning, SurrogateFallbackWarning
 
 ACQUISITIONS = ("qlognehvi", "qlognparego")
@@ -196,10 +196,16 @@ class MOBO(Strategy):
 
     # -- ask -------------------------------------------------------------------------------------
     def ask(self, n: int, pending: Sequence[Trial] = ()) -> list[Proposal]:
+        return self.propose(n, pending, train=self.completed())
+
+    def propose(self, n: int, pending: Sequence[Trial], *, train: Sequence[Trial]) -> list[Proposal]:
+        """:meth:`ask` with the GP fitted to ``train`` (a subset of the told trials) instead of every
+        complete trial; configs of every told and pending trial are still never proposed again.
+        Multi-fidelity strategies (``mo-bohb``) fit the model to one budget's trials this way."""
         pending = list(pending)
         exclude = seen_keys(self.space, [*self.trials, *pending])
         skip = len(self.trials) + len(pending)
-        train = [t for t in self.completed() if is_finite_observation(t, self.objectives)]
+        train = [t for t in train if t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives)]
         out: list[Proposal] = []
         sobol_info: dict[str, Any] = {"source": "sobol", "reason": "init"}
         if n > 0 and len(train) >= self.n_init:
