@@ -23,6 +23,20 @@ A table space is an ordinary space file with a ``[table]`` section::
     cifar10valid_valid_200ep = "max"
     cifar10_test_200ep = "max"
 
+Fidelities (optional): a table that holds results after several training lengths maps each shorter one
+to the columns that stand in for the metrics then, and may name the cost of a query::
+
+    [table.fidelity]
+    epochs = [12, 200]                          # the fidelities the table has (a query without one: the highest)
+    cost = "cifar10valid_train_time_200ep_s"    # cost at the highest fidelity; at f epochs: x f / highest
+    [table.fidelity.columns.12]                 # at 12 epochs these metrics read these columns
+    cifar10valid_valid_200ep = "cifar10valid_valid_12ep"
+
+A query at fidelity ``f`` returns every metric (those without a column at ``f``, e.g. the training time
+of the full run or the parameter count, keep their value) plus ``query_cost``: the ``cost`` column scaled by
+``f / highest`` (the table's seconds spent), or ``f`` epochs without a ``cost``; tables without fidelities
+cost 1 per query. A fidelity the table does not have fails the trial as ``invalid``.
+
 Without ``template`` the parameters themselves are columns of the CSV and a config matches the row
 whose values (as text) equal the config's. Parameters must be categorical, int or fixed. At load time
 every config of the space must match a row (``allow_missing = true`` relaxes that: a config with no
@@ -48,7 +62,8 @@ from nago.objectives.base import EvalResult, Objective
 from nago.config.space import SearchSpace
 from nago.study.trial import ObjectiveSpec
 
-_KEYS = {"csv", "key", "template", "metrics", "search", "report", "dedupe", "ref_point", "allow_missing"}
+_KEYS = {"csv", "key", "template", "metrics", "search", "report", "dedupe", "ref_point", "allow_missing", "fidelity"}
+_FIDELITY_KEYS = {"epochs", "cost", "columns"}
 _MAX_ENUMERATE = 2_000_000  # spaces up to this size are checked config by config at load time
 
 
@@ -67,6 +82,33 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 @dataclass(frozen=True, eq=False)
+class TableFidelity:
+    """The ``[table.fidelity]`` section, loaded.
+
+    Attributes:
+        levels: the fidelities (epochs), increasing; the last is the highest.
+        cost: ``[n_rows]`` cost of a query at the highest fidelity (the ``cost`` column), or ``None``
+            (then a query costs its epochs).
+        columns: ``{level: {metric index: [n_rows] values}}``: what a metric reads below the highest level.
+    """
+
+    levels: tuple[float, ...]
+    cost: np.ndarray | None
+    columns: Mapping[float, Mapping[int, np.ndarray]]
+
+    def level(self, fidelity: float | None) -> float:
+        """The table level of a query's fidelity (``None``: the highest); :class:`EvalFailure` (``invalid``)
+        when the table has no such fidelity."""
+        if fidelity is None:
+            return self.levels[-1]
+        for lv in self.levels:
+            if math.isclose(float(fidelity), lv, rel_tol=1e-9):
+                return lv
+        raise EvalFailure("invalid", f"fidelity {fidelity:g} is not in the table; allowed: "
+                                     f"{', '.join(f'{v:g}' for v in self.levels)} epochs")
+
+
+@dataclass(frozen=True, eq=False)
 class Table:
     """A loaded tabular benchmark.
 
@@ -79,6 +121,7 @@ class Table:
         keys: the key of each row.
         groups: per row, the integer id of its dedupe group (its own row index without ``dedupe``).
         ref_point: hypervolume reference point of the search metrics (raw units), or ``None``.
+        fidelity: the ``[table.fidelity]`` section, or ``None`` (one value per architecture).
     """
 
     path: Path
@@ -94,6 +137,7 @@ class Table:
     dedupe: str | None
     ref_point: tuple[float, ...] | None
     _index: Mapping[Any, int]
+    fidelity: TableFidelity | None = None
 
     # -- lookups --------------------------------------------------------------------------------
     def key_of(self, config: Mapping[str, Any]) -> Any:
@@ -117,6 +161,35 @@ class Table:
         out = {m.name: float(v) for m, v in zip(self.metrics, self.values[row])}
         out["table_row"], out["table_group"] = float(row), float(self.groups[row])
         return out
+
+    def metrics_at(self, row: int, fidelity: float | None) -> dict[str, float]:
+        """:meth:`metrics_of` at a fidelity (``None``: the highest) plus ``query_cost`` (see the module
+        docstring); :class:`EvalFailure` (``invalid``) for a fidelity the table does not have."""
+        out = self.metrics_of(row)
+        out["query_cost"] = self.query_cost(row, fidelity)
+        if self.fidelity is not None:
+            for j, col in self.fidelity.columns.get(self.fidelity.level(fidelity), {}).items():
+                out[self.metrics[j].name] = float(col[row])
+        return out
+
+    def query_cost(self, row: int, fidelity: float | None) -> float:
+        """Cost of querying ``row`` at ``fidelity``: the ``cost`` column x ``fidelity / highest``, else the
+        fidelity's epochs; 1 for a table without fidelities."""
+        if self.fidelity is None:
+            return 1.0
+        level = self.fidelity.level(fidelity)
+        if self.fidelity.cost is None:
+            return float(level)
+        return float(self.fidelity.cost[row]) * level / self.fidelity.levels[-1]
+
+    def full_query_cost(self) -> float:
+        """Mean cost of a query at the highest fidelity over all rows: the unit of ``nago bench search``'s
+        cost axis (1 for a table without fidelities)."""
+        if self.fidelity is None:
+            return 1.0
+        if self.fidelity.cost is None:
+            return float(self.fidelity.levels[-1])
+        return float(np.mean(self.fidelity.cost))
 
     def column(self, name: str) -> np.ndarray:
         """Values ``[n_rows]`` of one metric column."""
@@ -243,12 +316,70 @@ def load_table(space: SearchSpace) -> Table:
     if ref is not None and (not isinstance(ref, list) or len(ref) != len(search)
                             or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in ref)):
         raise ConfigError(f"{where}: [table] ref_point = {ref!r}; allowed: {len(search)} finite numbers, one per search metric")
+    fidelity = _load_fidelity(table.get("fidelity"), where, header, rows, metrics, path)
     out = Table(path=path, space=space, key_column=key_column or "/".join(key_cols), template=template, metrics=metrics,
                 search=search, report=report, values=values, keys=tuple(keys), groups=groups, dedupe=dedupe,
-                ref_point=tuple(float(v) for v in ref) if ref is not None else None, _index=index)
+                ref_point=tuple(float(v) for v in ref) if ref is not None else None, _index=index, fidelity=fidelity)
     if not table.get("allow_missing", False):
         _check_complete(out, where)
     return out
+
+
+def _numeric_column(name: str, header: list[str], rows: list[list[str]], path: Path, where: str, what: str) -> np.ndarray:
+    if name not in header:
+        raise ConfigError(f"{where}: {what} column {name!r} is not in the CSV; allowed: {', '.join(header)}")
+    j = header.index(name)
+    out = np.empty(len(rows), dtype=np.float64)
+    for r, row in enumerate(rows):
+        try:
+            out[r] = float(row[j])
+        except ValueError:
+            raise ConfigError(f"{path}: row {r + 2}, column {name!r}: {row[j]!r} is not a number") from None
+    return out
+
+
+def _load_fidelity(section: Any, where: str, header: list[str], rows: list[list[str]],
+                   metrics: tuple[ObjectiveSpec, ...], path: Path) -> TableFidelity | None:
+    """Validate and load ``[table.fidelity]`` (see the module docstring)."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: [table] fidelity must be a table with epochs = [...], optional cost and columns")
+    unknown = sorted(set(section) - _FIDELITY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown} in [table.fidelity]; allowed: {', '.join(sorted(_FIDELITY_KEYS))}")
+    levels = section.get("epochs")
+    if not (isinstance(levels, list) and levels and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                        and math.isfinite(v) and v > 0 for v in levels)
+            and all(a < b for a, b in zip(levels, levels[1:]))):
+        raise ConfigError(f"{where}: [table.fidelity] epochs = {levels!r}; allowed: increasing numbers > 0, e.g. [12, 200]")
+    levels_t = tuple(float(v) for v in levels)
+    cost = section.get("cost")
+    if cost is not None and not isinstance(cost, str):
+        raise ConfigError(f"{where}: [table.fidelity] cost = {cost!r}; allowed: the name of a CSV column (cost at the highest fidelity)")
+    cost_values = None if cost is None else _numeric_column(cost, header, rows, path, where, "[table.fidelity] cost")
+    columns = section.get("columns", {})
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{where}: [table.fidelity] columns must be tables [table.fidelity.columns.EPOCHS] METRIC = \"COLUMN\"")
+    names = [m.name for m in metrics]
+    loaded: dict[float, dict[int, np.ndarray]] = {}
+    for key, mapping in columns.items():
+        try:
+            level = float(key)
+        except ValueError:
+            level = math.nan
+        match = [lv for lv in levels_t[:-1] if math.isclose(level, lv, rel_tol=1e-9)]
+        if not match or not isinstance(mapping, dict):
+            raise ConfigError(f"{where}: [table.fidelity.columns.{key}]: allowed: one table per fidelity below the highest "
+                              f"({', '.join(f'{v:g}' for v in levels_t[:-1]) or 'none'}), METRIC = \"COLUMN\"")
+        for metric, col in mapping.items():
+            if metric not in names:
+                raise ConfigError(f"{where}: [table.fidelity.columns.{key}] {metric!r} is not in [table.metrics]; allowed: {', '.join(names)}")
+            if not isinstance(col, str):
+                raise ConfigError(f"{where}: [table.fidelity.columns.{key}] {metric} = {col!r}; allowed: a CSV column name")
+            loaded.setdefault(match[0], {})[names.index(metric)] = _numeric_column(
+                col, header, rows, path, where, f"[table.fidelity.columns.{key}]")
+    return TableFidelity(levels=levels_t, cost=cost_values, columns=loaded)
 
 
 def _check_complete(table: Table, where: str) -> None:
@@ -274,8 +405,9 @@ def _check_complete(table: Table, where: str) -> None:
 class TableObjective(Objective):
     """Look a config up in a :class:`Table`: every metric column of its row, as floats.
 
-    ``seed`` and ``fidelity`` are ignored (a table holds one value per architecture). A config with no
-    row fails the trial as ``invalid``.
+    ``seed`` is ignored; ``fidelity`` selects the table's columns for that fidelity when it has a
+    ``[table.fidelity]`` section (ignored otherwise), and ``query_cost`` says what the query cost. A config
+    with no row, or a fidelity the table does not have, fails the trial as ``invalid``.
 
     Args:
         table: the loaded table.
@@ -289,7 +421,7 @@ class TableObjective(Objective):
             row = self.table.row(config)
         except ConfigError as e:
             raise EvalFailure("invalid", str(e)) from None
-        return EvalResult(self.table.metrics_of(row))
+        return EvalResult(self.table.metrics_at(row, fidelity))
 
 
 def load_table_space(path: str | Path) -> tuple[SearchSpace, Table]:

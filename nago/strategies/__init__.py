@@ -20,6 +20,8 @@ STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 for _name, _target in {
     "bohb": "nago.strategies.bohb:BOHB",
     "mobo": "nago.strategies.mobo:MOBO",
+    "mo-bohb": "nago.strategies.mo_bohb:MOBOHB",
+    "moasha": "nago.strategies.mo_bohb:MOASHA",
     "nao": "nago.strategies.nao:NAO",
     "nao-cso": "nago.strategies.nao:NAOCSO",
     "optuna-tpe": "nago.strategies.optuna_adapter:OptunaTPE",

@@ -75,6 +75,8 @@ class BOHB(Strategy):
             objectives' order or a ``{name: weight}`` table (missing names weigh 0).
     """
 
+    multi_fidelity = True  # takes `budgets` (nago bench search hands it a table's fidelities)
+
     def __init__(
         self,
         *,

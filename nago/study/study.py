@@ -183,7 +183,8 @@ class Study:
     ) -> "Study":
         """Run until ``n_trials`` trials have finished (in the whole study), or ``timeout_s`` seconds
         of this call have passed (trials already running are finished, none is started), or the
-        strategy has nothing left to propose.
+        strategy has nothing left to propose, or a callback called :meth:`stop` (likewise: running
+        trials finish, none starts; e.g. a budget of training cost rather than of trials).
 
         ``executor`` (an :class:`~nago.study.executors.Executor` or a name: ``"inline"``, the default,
         ``"local"``, ``"ray"``) runs the trials; free slots are filled as trials finish, and the
@@ -192,9 +193,11 @@ class Study:
         """
         from nago.study.executors import EXECUTORS, Executor
 
-        if n_trials is None and timeout_s is None:
-            raise ConfigError("optimize needs n_trials and/or timeout_s, else it would never stop")
+        if n_trials is None and timeout_s is None and not callbacks:
+            raise ConfigError("optimize needs n_trials, timeout_s and/or a callback that calls study.stop(), "
+                              "else it would never stop")
         start = time.monotonic()
+        self._stop_requested = False
         requeued = self.store.requeue_running()
         if requeued:
             warnings.warn(f"re-queued {len(requeued)} trial(s) left running by an interrupted run: "
@@ -209,7 +212,7 @@ class Study:
             invalid_streak = 0  # asks in a row that proposed only configs outside the space
             while True:
                 finished = self._finished()
-                timed_out = timeout_s is not None and time.monotonic() - start >= timeout_s
+                timed_out = self._stop_requested or (timeout_s is not None and time.monotonic() - start >= timeout_s)
                 left = None if n_trials is None else n_trials - len(finished) - len(in_flight)
                 while not (timed_out or exhausted) and ex.free() > 0 and (left is None or left > 0):
                     waiting = self.store.trials([TrialState.WAITING])
@@ -252,6 +255,11 @@ class Study:
             if bar is not None:
                 bar.close()
         return self
+
+    def stop(self) -> None:
+        """Ask the running :meth:`optimize` to start no new trial (those running finish and are recorded).
+        Meant for callbacks ``(study, trial)``; the next ``optimize`` call starts afresh."""
+        self._stop_requested = True
 
     def _record(self, trial: Trial, done: Any) -> Trial:
         """Store what an executor returned for ``trial``."""

@@ -22,6 +22,16 @@ Per strategy and query count ``k`` (mean and std over seeds, population std):
   queried, wall seconds; over all runs, how the proposals were made (``info["source"]``: a MOBO
   that fell back to Sobol shows up here).
 
+Multi-fidelity tables (``[table.fidelity]``, e.g. ``spaces/nb201-mo.toml`` with its 12- and 200-epoch
+columns): strategies that take ``budgets`` (``bohb``, ``mo-bohb``, ``moasha``) get the table's fidelities
+unless ``--set`` gives them; the others query the highest. Every curve counts only queries at the
+**highest** fidelity (a 12-epoch accuracy is not a result a user would ship; reports do the same), and
+each query costs its ``query_cost`` (the table's training seconds scaled by the fidelity, promotions
+paid in full). Besides the query axis every metric is also given against the **cost spent**, in units of
+one average full-fidelity query (the table's mean cost at the highest fidelity; 1 per query on a table
+without fidelities), at checkpoints and as ``*_cost.png`` plots; ``--cost C`` ends each run once it has
+spent ``C`` such units (with ``--queries`` as a cap too).
+
 ``--out DIR`` writes ``results.json``, ``results.md`` (a Markdown table at a few query counts) and PNG
 plots. Runs are spread over ``--workers`` processes (spawned; each pins torch to ``--threads``).
 """
@@ -50,7 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("space", help="table space TOML (e.g. spaces/nb201.toml)")
     p.add_argument("--strategies", default=DEFAULT_STRATEGIES, help=f"comma-separated strategies (default {DEFAULT_STRATEGIES})")
     p.add_argument("--seeds", type=int, default=10, help="runs per strategy, seeds 0..S-1 (default 10)")
-    p.add_argument("--queries", type=int, default=100, help="evaluations per run, repeats included (default 100)")
+    p.add_argument("--queries", type=int, default=None,
+                   help="evaluations per run, repeats included (default 100, or no cap with --cost)")
+    p.add_argument("--cost", type=float, default=None,
+                   help="end each run after this cost, in average full-fidelity queries (see the docstring)")
     p.add_argument("--set", dest="options", action="append", default=[], metavar="STRATEGY.OPTION=VALUE",
                    help="a strategy option, e.g. rea.population=20 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
@@ -79,8 +92,23 @@ def parse_options(items: list[str], strategies: list[str]) -> dict[str, dict[str
     return out
 
 
-def run_one(space_path: str, strategy: str, seed: int, queries: int, options: dict[str, Any], threads: int) -> dict[str, Any]:
-    """One Study of ``queries`` trials; returns the queried rows in order and the wall time."""
+def strategy_options(table, strategy: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` plus, for a multi-fidelity strategy on a table with fidelities and no budgets given,
+    ``budgets`` = the table's fidelities."""
+    from nago.strategies import STRATEGIES
+
+    given = {"budgets", "min_budget", "max_budget"} & set(options)
+    if table.fidelity is not None and getattr(STRATEGIES.get(strategy), "multi_fidelity", False) and not given:
+        return {**options, "budgets": list(table.fidelity.levels)}
+    return dict(options)
+
+
+def run_one(space_path: str, strategy: str, seed: int, queries: int | None, options: dict[str, Any], threads: int,
+            cost: float | None = None) -> dict[str, Any]:
+    """One Study of ``queries`` trials or until ``cost`` (in average full-fidelity queries) is spent.
+
+    Returns the queried rows in order (-1: failed), whether each was at the highest fidelity, the cost of
+    each (same units), how each was proposed and the wall time."""
     import torch
 
     from nago.study.study import Study
@@ -89,26 +117,42 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int, options: di
     if threads:
         torch.set_num_threads(threads)
     space, table = _load(space_path)
+    unit = table.full_query_cost()
+    spent = [0.0]
+
+    def budget(study, trial) -> None:
+        spent[0] += float(trial.metrics.get("query_cost", 0.0)) / unit
+        if cost is not None and spent[0] >= cost:
+            study.stop()
+
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"nago-bench-search-{strategy}-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = Study(run_dir=tmp, space=space, objective=TableObjective(table=table), objectives=[str(s) for s in table.search],
-                      strategy=strategy, strategy_options=options, seed=seed, ref_point=table.ref_point)
+                      strategy=strategy, strategy_options=strategy_options(table, strategy, options), seed=seed,
+                      ref_point=table.ref_point)
         try:
-            study.optimize(n_trials=queries, progress=False)
+            study.optimize(n_trials=queries, callbacks=[budget], progress=False)
             trials = study.trials
         finally:
             study.close()
+    top = table.fidelity.levels[-1] if table.fidelity is not None else None
     rows = [int(t.metrics["table_row"]) if t.state.value == "complete" else -1 for t in trials]
+    full = [top is None or t.fidelity is None or abs(float(t.fidelity) - top) < 1e-9 * top for t in trials]
+    costs = [float(t.metrics.get("query_cost", 0.0)) / unit for t in trials]
     sources = [str(t.info.get("source", "?")) for t in trials]
-    return {"strategy": strategy, "seed": seed, "rows": rows, "sources": sources, "seconds": time.perf_counter() - t0}
+    return {"strategy": strategy, "seed": seed, "rows": rows, "full": full, "costs": costs, "sources": sources,
+            "seconds": time.perf_counter() - t0}
 
 
-def curves(table, rows: list[int]) -> dict[str, list[float]]:
+def curves(table, rows: list[int], full: list[bool] | None = None) -> dict[str, list[float]]:
     """Per query ``k``: best-so-far search and report values (by the first search metric) and, with
-    several search metrics, the hypervolume ratio. Failed queries (row -1) change nothing."""
+    several search metrics, the hypervolume ratio. Failed queries (row -1) and queries below the highest
+    fidelity (``full[k]`` false) change nothing."""
     from nago.analysis.pareto import hypervolume_history
 
+    if full is not None:
+        rows = [r if f else -1 for r, f in zip(rows, full)]
     main = table.search[0]
     report = (table.report or table.search)[0]
     search_col, report_col = table.column(main.name), table.column(report.name)
@@ -163,21 +207,50 @@ def true_hypervolume(table) -> tuple[list[float], float]:
     return ref, hypervolume(Y_all, maximize=maximize, ref_point=ref)
 
 
-def summarise(table, runs: list[dict[str, Any]], queries: int) -> dict[str, Any]:
-    """Mean/std over seeds of the curves of one strategy's runs, plus per-run facts."""
-    per_run = [curves(table, r["rows"]) for r in runs]
+def at_costs(run_costs: list[float], values: list[float], grid: list[float]) -> list[float]:
+    """The value of a per-query curve once ``c`` has been spent, for each ``c`` in ``grid``: its value
+    after the last query whose cumulative cost is ``<= c`` (NaN before the first query, and beyond the
+    run's total cost, where the run did not go)."""
+    cum = np.cumsum(run_costs)
+    out = []
+    for c in grid:
+        k = int(np.searchsorted(cum, c + 1e-9, side="right"))  # queries paid for within c
+        out.append(float("nan") if k == 0 or c > cum[-1] + 1e-9 else float(values[k - 1]))
+    return out
+
+
+def _mean_std(M: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per column mean and population std over the rows; NaN where any row is NaN (a run that did not get
+    that far)."""
+    return M.mean(axis=0).tolist(), M.std(axis=0).tolist()
+
+
+def summarise(table, runs: list[dict[str, Any]], queries: int, cost_grid: list[float] | None = None) -> dict[str, Any]:
+    """Mean/std over seeds of the curves of one strategy's runs (per query, padded with each run's last
+    value when runs differ in length; and per cost on ``cost_grid``), plus per-run facts."""
+    per_run = [curves(table, r["rows"], r.get("full")) for r in runs]
     optimum = table.best_row()
-    out: dict[str, Any] = {"queries": list(range(1, queries + 1))}
+    n = max(len(r["rows"]) for r in runs)
+    out: dict[str, Any] = {"queries": list(range(1, n + 1))}
     for key in per_run[0]:
-        M = np.array([c[key] for c in per_run], dtype=float)
-        out[f"{key}_mean"], out[f"{key}_std"] = M.mean(axis=0).tolist(), M.std(axis=0).tolist()
+        M = np.array([c[key] + [c[key][-1]] * (n - len(c[key])) for c in per_run], dtype=float)
+        out[f"{key}_mean"], out[f"{key}_std"] = _mean_std(M)
+    if cost_grid is not None:
+        out["cost"] = list(cost_grid)
+        for key in per_run[0]:
+            M = np.array([at_costs(r.get("costs") or [1.0] * len(r["rows"]), c[key], cost_grid) for r, c in zip(runs, per_run)])
+            out[f"{key}_cost_mean"], out[f"{key}_cost_std"] = _mean_std(M)
+    out["cost_total_mean"] = float(np.mean([sum(r.get("costs") or [1.0] * len(r["rows"])) for r in runs]))
+    out["full_queries_mean"] = float(np.mean([sum(r.get("full") or [True] * len(r["rows"])) for r in runs]))
     out["optimum_found"] = sum(optimum in r["rows"] for r in runs)
     out["distinct_mean"] = float(np.mean([len(set(r["rows"]) - {-1}) for r in runs]))
     out["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
     sources = [src for r in runs for src in r.get("sources", [])]
     out["sources"] = {src: sources.count(src) for src in sorted(set(sources))}  # how proposals were made (all runs)
     out["runs"] = [{"seed": r["seed"], "found_optimum": optimum in r["rows"], "distinct": len(set(r["rows"]) - {-1}),
-                    "final_best_test": c["best_test"][-1], "seconds": r["seconds"]} for r, c in zip(runs, per_run)]
+                    "final_best_test": c["best_test"][-1], "seconds": r["seconds"], "costs": r.get("costs"),
+                    "full": r.get("full"), **({"hv_ratio": c["hv_ratio"]} if "hv_ratio" in c else {}),
+                    "best_test": c["best_test"]} for r, c in zip(runs, per_run)]
     return out
 
 
@@ -187,24 +260,35 @@ def run(args: argparse.Namespace) -> dict:
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     for s in strategies:
         STRATEGIES.get(s)  # unknown names fail here, listing the allowed ones
+    if args.queries is None and args.cost is None:
+        args.queries = 100
     for field in ("seeds", "queries", "workers"):
-        if getattr(args, field) < 1:
+        if getattr(args, field) is not None and getattr(args, field) < 1:
             raise ConfigError(f"--{field}: got {getattr(args, field)}; allowed: an integer >= 1")
+    if args.cost is not None and not args.cost > 0:
+        raise ConfigError(f"--cost: got {args.cost}; allowed: a number > 0 (average full-fidelity queries)")
     options = parse_options(args.options, strategies)
     space_path = str(Path(args.space).resolve())
     space, table = _load(space_path)
-    jobs = [(space_path, s, seed, args.queries, options.get(s, {}), args.threads) for s in strategies for seed in range(args.seeds)]
+    jobs = [(space_path, s, seed, args.queries, options.get(s, {}), args.threads, args.cost)
+            for s in strategies for seed in range(args.seeds)]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_one, *zip(*jobs)))
     else:
         results = [run_one(*job) for job in jobs]
     best = table.best_row()
+    max_cost = max(sum(r["costs"]) for r in results)
+    grid = np.linspace(0, max_cost, 201)[1:].tolist()
     result = {
-        "space": args.space, "seeds": args.seeds, "queries_total": args.queries, "options": options,
+        "space": args.space, "seeds": args.seeds, "queries_total": max(len(r["rows"]) for r in results),
+        "queries_limit": args.queries, "cost_limit": args.cost, "cost_unit": table.full_query_cost(),
+        "cost_checkpoints": cost_checkpoints(max_cost), "options": options,
         "search": [str(s) for s in table.search], "report": (table.report or table.search)[0].name,
         "optimum": {"row": best, "key": table.keys[best], **{k: v for k, v in table.metrics_of(best).items() if k != "table_row"}},
-        "strategies": {s: summarise(table, [r for r in results if r["strategy"] == s], args.queries) for s in strategies},
+        "strategies": {s: summarise(table, [r for r in results if r["strategy"] == s], args.queries,
+                                    sorted(set(grid) | set(cost_checkpoints(max_cost))))
+                       for s in strategies},
     }
     if args.out:
         write_outputs(Path(args.out), result)
@@ -213,6 +297,15 @@ def run(args: argparse.Namespace) -> dict:
 
 def checkpoints(queries: int) -> list[int]:
     return sorted({q for q in (10, 25, 50, 100, 200, 500) if q < queries} | {queries})
+
+
+def cost_checkpoints(max_cost: float) -> list[float]:
+    """Cost checkpoints (average full-fidelity queries) up to ``max_cost``."""
+    return [float(c) for c in (10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500) if c <= max_cost + 1e-9]
+
+
+def _cost_value(s: dict, key: str, c: float) -> float:
+    return s[f"{key}_cost_mean"][s["cost"].index(c)]
 
 
 def markdown(r: dict) -> str:
@@ -224,11 +317,29 @@ def markdown(r: dict) -> str:
     head += [f"optimum queried (of {r['seeds']})", "distinct", "s/run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, s in r["strategies"].items():
-        cells = [name] + [f"{s['best_test_mean'][q - 1]:.2f} ± {s['best_test_std'][q - 1]:.2f}" for q in qs]
+        has = [q <= len(s["queries"]) for q in qs]  # '-': this strategy's runs stopped earlier (a cost limit)
+        cells = [name] + [f"{s['best_test_mean'][q - 1]:.2f} ± {s['best_test_std'][q - 1]:.2f}" if h else "-" for q, h in zip(qs, has)]
         if mo:
-            cells += [f"{s['hv_ratio_mean'][q - 1]:.4f}" for q in qs]
-            cells += [f"{100 * s['front_share_mean'][q - 1]:.0f} %" for q in qs]
+            cells += [f"{s['hv_ratio_mean'][q - 1]:.4f}" if h else "-" for q, h in zip(qs, has)]
+            cells += [f"{100 * s['front_share_mean'][q - 1]:.0f} %" if h else "-" for q, h in zip(qs, has)]
         cells += [str(s["optimum_found"]), f"{s['distinct_mean']:.1f}", f"{s['seconds_mean']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    cs = r.get("cost_checkpoints") or []
+    if not cs:
+        return "\n".join(lines)
+    key = "hv_ratio" if mo else "best_test"
+    label = "HV ratio" if mo else r["report"]
+    head = ["strategy", "cost spent", "full-fidelity queries"] + [f"{label} @cost {c:g}" for c in cs]
+    head += [f"{r['report']} @cost {c:g}" for c in cs] if mo else []
+    lines += ["", f"Against the cost spent (units: one average full-fidelity query = {r['cost_unit']:.4g} of the "
+              "table's cost; '-' = not every seed got that far):", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = (lambda v: "-" if v != v else f"{v:.4f}") if mo else (lambda v: "-" if v != v else f"{v:.2f}")
+    for name, s in r["strategies"].items():
+        cells = [name, f"{s['cost_total_mean']:.1f}", f"{s['full_queries_mean']:.1f}"]
+        cells += [fmt(_cost_value(s, key, c)) for c in cs]
+        if mo:
+            cells += ["-" if (v := _cost_value(s, "best_test", c)) != v else f"{v:.2f}" for c in cs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -244,18 +355,23 @@ def write_outputs(out: Path, r: dict) -> None:
     (out / "results.json").write_text(json.dumps(r, indent=1, default=str))
     (out / "results.md").write_text(f"`nago bench search {r['space']}`: {r['seeds']} seeds, {r['queries_total']} queries; "
                                     f"search {', '.join(r['search'])}; optimum {r['optimum']['key']}\n\n{markdown(r)}\n")
-    keys = [("best_test", r["report"], "best_test.png")] + ([("hv_ratio", "hypervolume ratio", "hv_ratio.png")] if len(r["search"]) > 1 else [])
-    for key, label, fname in keys:
+    keys = [("best_test", r["report"], "best_test")] + ([("hv_ratio", "hypervolume ratio", "hv_ratio")] if len(r["search"]) > 1 else [])
+    keys = [(k, label, f"{f}.png", "queries", "") for k, label, f in keys] + [
+        (k, label, f"{f}_cost.png", "cost", "_cost") for k, label, f in keys]
+    for key, label, fname, axis, suffix in keys:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         for name, s in r["strategies"].items():
-            q, m, sd = np.array(s["queries"]), np.array(s[f"{key}_mean"]), np.array(s[f"{key}_std"])
+            if axis not in s:
+                continue
+            q, m, sd = np.array(s[axis]), np.array(s[f"{key}{suffix}_mean"]), np.array(s[f"{key}{suffix}_std"])
             ax.plot(q, m, label=name)
             ax.fill_between(q, m - sd, m + sd, alpha=0.15)
         if key == "best_test":
             ax.axhline(r["optimum"][r["report"]], color="k", lw=0.8, ls="--", label="optimum by search metric")
-            lo = min(min(s["best_test_mean"][min(9, len(s["queries"]) - 1):]) for s in r["strategies"].values())
+            lo = np.nanmin([np.nanmin(s["best_test_mean"][min(9, len(s["queries"]) - 1):]) for s in r["strategies"].values()])
             ax.set_ylim(lo - 0.5, r["optimum"][r["report"]] + 0.3)
-        ax.set_xlabel("queries"), ax.set_ylabel(label), ax.legend(), ax.grid(alpha=0.3)
+        xlabel = "queries" if axis == "queries" else "cost (average full-fidelity queries)"
+        ax.set_xlabel(xlabel), ax.set_ylabel(label), ax.legend(), ax.grid(alpha=0.3)
         ax.set_title(f"{Path(r['space']).stem}: mean ± std over {r['seeds']} seeds")
         fig.tight_layout()
         fig.savefig(out / fname)
