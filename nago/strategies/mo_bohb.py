@@ -48,8 +48,8 @@ from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
 
-_OWN = {"budgets": None, "min_budget": None, "max_budget": None, "eta": 3, "random_fraction": 1 / 3,
-        "n_min": None, "model_budget": "highest"}
+_OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "highest"}
+_RUNGS = ("budgets", "min_budget", "max_budget")
 _MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features")
 
 
@@ -87,7 +87,7 @@ class MOBOHB(Strategy):
         **options: Any,
     ) -> None:
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, **options)
-        check_unknown(self.name, options, sorted({*_OWN, *_MOBO}))
+        check_unknown(self.name, options, sorted({*_OWN, *_RUNGS, *_MOBO}))
         require_searchable(space, self.name)
         if not self.objectives:
             raise ConfigError(f"strategy {self.name!r} needs at least one objective, e.g. 'val_acc:max'")

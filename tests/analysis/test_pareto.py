@@ -194,3 +194,19 @@ def test_reference_point_is_botorchs_rule():
     ours = reference_point(Y, maximize=[True, False])
     theirs = infer_reference_point(torch.as_tensor(Y * [1.0, -1.0]), scale=0.1).numpy() * [1.0, -1.0]
     assert ours == pytest.approx(theirs)
+
+
+def test_pareto_order_fronts_first_then_spread():
+    from nago.analysis.pareto import pareto_order
+
+    Y = np.array([[0.9, 5], [0.8, 1], [0.85, 3], [0.7, 4], [np.nan, 1], [0.95, 10], [0.86, 3.1], [0.6, 9]])
+    order = pareto_order(Y, maximize=[True, False]).tolist()
+    assert sorted(order) == list(range(8))
+    front = {0, 1, 2, 5, 6}
+    assert set(order[:5]) == front and order[5:] == [3, 7, 4]  # front 1, front 2 (3, then 7 it dominates), NaN last
+    # greedy hypervolume: the largest box alone (1: 0.8 @ 1) first; 2 (0.85 @ 3) adds little once its near
+    # twin 6 (0.86 @ 3.1) is in, so it comes last of the front although it alone dominates more than 5 does
+    assert order[:5] == [1, 0, 6, 5, 2]
+    # a dominated point never precedes a front point, whatever the reference
+    assert set(pareto_order(Y, maximize=[True, False], ref_point=[0.0, 100.0]).tolist()[:5]) == front
+    assert pareto_order(np.zeros((0, 2)), maximize=[True, False]).tolist() == []

@@ -28,7 +28,8 @@ def test_bench_search_nb201_json(capsys, tmp_path):
         assert all(a <= b for a, b in zip(s["best_search_mean"], s["best_search_mean"][1:]))
         assert 85 < s["best_test_mean"][-1] <= 94.38 and sum(s["sources"].values()) == 30
     assert r["optimum"]["row"] == 6111
-    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png"}
+    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png", "best_test_cost.png"}
+    assert all(s["cost_total_mean"] == 15 for s in r["strategies"].values())  # no fidelities: a query costs 1
     assert "| rea |" in (tmp_path / "results.md").read_text()
 
 
@@ -94,6 +95,7 @@ def test_front_found_counts_front_rows_not_their_isomorphic_duplicates(tmp_path)
 @pytest.mark.parametrize("argv, match", [
     (["--strategies", "random,nope"], "unknown strategy 'nope'"),
     (["--seeds", "0"], "--seeds: got 0"),
+    (["--cost", "0"], "--cost: got 0.0"),
     (["--set", "mobo.n_init=3"], r"--set 'mobo.n_init=3': expected STRATEGY.OPTION=VALUE with STRATEGY one of random"),
 ])
 def test_bad_arguments(argv, match):
@@ -113,3 +115,35 @@ def test_not_a_table_space():
     bench.add_arguments(p)
     with pytest.raises(ConfigError, match=r"no \[table\] section"):
         bench.run(p.parse_args([str(SPACES / "hnag.toml"), "--strategies", "random", "--seeds", "1", "--queries", "2"]))
+
+
+def test_at_costs_reads_a_curve_by_cost_spent():
+    assert bench.at_costs([2, 1, 3], [0.1, 0.5, 0.7], [1, 2, 2.5, 3, 6, 7]) == pytest.approx(
+        [np.nan, 0.1, 0.1, 0.5, 0.7, np.nan], nan_ok=True)
+
+
+def test_cost_budget_and_fidelities_on_a_small_table(tmp_path, capsys):
+    """moasha gets the table's fidelities as budgets, stops once the cost is spent, and only its
+    highest-fidelity queries count; random queries the highest fidelity only."""
+    from _mf_table import write_mf_table
+
+    path = write_mf_table(tmp_path)
+    argv = ["bench", "search", str(path), "--strategies", "random,moasha", "--seeds", "2", "--cost", "4", "--json",
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["cost_checkpoints"] == [] and r["cost_limit"] == 4
+    for name, s in r["strategies"].items():
+        for run in s["runs"]:
+            spent = np.cumsum(run["costs"])
+            assert spent[-1] >= 4 and spent[-2] < 4  # stopped at the first query that reached the budget
+            assert all(run["full"]) == (name == "random")
+            # a curve moves only on highest-fidelity queries
+            moved = [k for k in range(1, len(run["hv_ratio"])) if run["hv_ratio"][k] != run["hv_ratio"][k - 1]]
+            assert all(run["full"][k] for k in moved)
+        assert len(s["hv_ratio_cost_mean"]) == len(s["cost"])
+    _, table = load_table_space(path)
+    assert bench.strategy_options(table, "moasha", {}) == {"budgets": [4.0, 36.0]}
+    assert bench.strategy_options(table, "moasha", {"max_budget": 36}) == {"max_budget": 36}
+    assert bench.strategy_options(table, "random", {}) == {}
+    assert (tmp_path / "out" / "hv_ratio_cost.png").is_file()

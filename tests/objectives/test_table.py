@@ -54,7 +54,8 @@ def test_objective_returns_every_metric_column(nb201):
     obj = TableObjective(table=table)
     config = space.sample(0, 1)[0]
     result = obj(config, seed=1, fidelity=None)
-    assert set(result.metrics) == {m.name for m in table.metrics} | {"table_row", "table_group"}
+    assert set(result.metrics) == {m.name for m in table.metrics} | {"table_row", "table_group", "query_cost"}
+    assert result.metrics["query_cost"] == 1.0  # a table without fidelities: one query
     assert all(isinstance(v, float) for v in result.metrics.values())
     assert obj(config, seed=2).metrics == result.metrics  # seed and fidelity are ignored
 
@@ -187,3 +188,46 @@ def test_nb201_table_params_column(nb201):
 def test_bad_arch_string(arch):
     with pytest.raises(ConfigError, match="NB201 architecture"):
         parse_arch(arch)
+
+
+def test_fidelity_columns_and_query_cost(tmp_path):
+    from _mf_table import write_mf_table
+
+    space, table = load_table_space(write_mf_table(tmp_path))
+    obj = TableObjective(table=table)
+    config = {"a": "r", "b": 2}
+    row = table.row(config)
+    full, low = obj(config, seed=0).metrics, obj(config, seed=0, fidelity=4).metrics
+    assert full == obj(config, seed=0, fidelity=36.0).metrics  # no fidelity = the highest
+    assert low["acc"] < full["acc"] and low["time"] == full["time"] and low["test"] == full["test"]
+    assert full["query_cost"] == table.column("time")[row] and low["query_cost"] == pytest.approx(full["query_cost"] * 4 / 36)
+    assert table.full_query_cost() == pytest.approx(table.column("time").mean())
+    with pytest.raises(EvalFailure, match=r"fidelity 12 is not in the table; allowed: 4, 36") as e:
+        obj(config, seed=0, fidelity=12)
+    assert e.value.kind == "invalid"
+
+
+@pytest.mark.parametrize("edit, match", [
+    (("epochs = [4, 36]", "epochs = [36, 4]"), r"epochs = \[36, 4\]; allowed: increasing"),
+    (("epochs = [4, 36]", "epochs = [4, 36]\nspeed = 2"), r"unknown key\(s\) \['speed'\] in \[table.fidelity\]"),
+    (('cost = "time"', 'cost = "hours"'), r"cost column 'hours' is not in the CSV"),
+    (("[table.fidelity.columns.4]", "[table.fidelity.columns.5]"), r"columns.5\]: allowed: one table per fidelity below the highest \(4\)"),
+    (('acc = "acc_lo"', 'loss = "acc_lo"'), r"'loss' is not in \[table.metrics\]"),
+    (('acc = "acc_lo"', 'acc = "acc_12"'), r"column 'acc_12' is not in the CSV"),
+])
+def test_bad_fidelity_section(tmp_path, edit, match):
+    from _mf_table import write_mf_table
+
+    path = write_mf_table(tmp_path)
+    path.write_text(path.read_text().replace(*edit))
+    with pytest.raises(ConfigError, match=match):
+        load_table_space(path)
+
+
+def test_nb201_mo_twelve_epoch_column(nb201):
+    space, table = load_table_space(SPACES / "nb201-mo.toml")
+    assert table.fidelity.levels == (12.0, 200.0)
+    config = dict(zip(space.names, parse_arch(OPTIMUM)))
+    m12 = TableObjective(table=table)(config, seed=0, fidelity=12).metrics
+    assert m12["cifar10valid_valid_200ep"] < m12["cifar10valid_test_200ep"] - 5  # the 12-epoch accuracy
+    assert m12["query_cost"] == pytest.approx(m12["cifar10valid_train_time_200ep_s"] * 12 / 200)

@@ -26,6 +26,8 @@ from nago.warnings import SpaceExhaustedWarning
 KWARGS: dict[str, dict[str, Any]] = {
     "bohb": {"fidelity": 120},
     "mobo": {"n_init": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
+    "mo-bohb": {"fidelity": 120, "n_min": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
+    "moasha": {"fidelity": 120},
     "nao": {"n_init": 4, "refit_every": 2, "steps": 30, "hidden": 16},
     "nao-cso": {"n_init": 4, "refit_every": 2, "steps": 30, "hidden": 16, "population": 8, "generations": 4},
 }

@@ -491,3 +491,29 @@ def test_a_failure_of_unknown_kind_fails_its_trial_and_the_study_goes_on(tmp_pat
     assert [t.state for t in rest] == [TrialState.COMPLETE] * 2
     with pytest.raises(ValueError, match="failure kind 'diverged'"):
         Outcome(fail_kind="diverged")
+
+
+def test_a_callback_can_stop_the_study(tmp_path):
+    """``study.stop()`` from a callback: no new trial starts; ``optimize`` with only a callback is allowed."""
+    from nago.study.study import Study as _Study
+
+    seen = []
+
+    def after_three(study, trial):
+        seen.append(trial.id)
+        if len(seen) == 3:
+            study.stop()
+
+    study = _Study(run_dir=tmp_path, space=_stop_space(), objective=lambda c, *, seed, fidelity=None: {"acc": float(c["x"])},
+                   objectives=["acc:max"], strategy="random", seed=0)
+    study.optimize(callbacks=[after_three], progress=False)
+    assert len(study.trials) == 3
+    study.optimize(n_trials=5, progress=False)  # a new call starts afresh
+    assert len(study.trials) == 5
+    study.close()
+
+
+def _stop_space():
+    from nago.config.space import SearchSpace
+
+    return SearchSpace.from_dict({"params": {"x": {"type": "float", "low": 0.0, "high": 1.0}}})

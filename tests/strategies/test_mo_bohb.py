@@ -1,0 +1,117 @@
+"""mo-bohb / moasha: ASHA rungs with Pareto promotions, GP proposals, resume, options; on a table with fidelities."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from nago.errors import ConfigError
+from nago.objectives.table import TableObjective, load_table_space
+from nago.strategies import STRATEGIES
+from nago.study.study import Study
+from nago.study.trial import Trial, TrialState, parse_objectives
+
+from _mf_table import write_mf_table
+
+OBJ = parse_objectives(["acc:max", "time:min"])
+GP = {"n_min": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32}
+
+
+@pytest.fixture
+def mf(tmp_path):
+    return load_table_space(write_mf_table(tmp_path))
+
+
+def _done(tid, config, fidelity, acc, time, info=None, state=TrialState.COMPLETE):
+    metrics = {"acc": acc, "time": time} if state == TrialState.COMPLETE else {}
+    return Trial(id=tid, config=config, seed=tid, fidelity=fidelity, info=info or {"rung": 0}, state=state, metrics=metrics)
+
+
+def test_promotes_the_pareto_best_third_top_rung_first(mf):
+    space, _ = mf
+    s = STRATEGIES.get("moasha")(space=space, objectives=OBJ, seed=0, budgets=[4, 12, 36])
+    c = [{"a": a, "b": b} for a in "pqrstu" for b in range(6)]
+    told = [_done(0, c[0], 4, 60, 30), _done(1, c[1], 4, 70, 50), _done(2, c[2], 4, 55, 40),  # 2 is dominated by 0
+            _done(3, c[3], 4, 0, 0, state=TrialState.FAILED), _done(4, c[4], 4, 65, 20), _done(5, c[5], 4, 50, 60)]
+    s.tell(told)
+    out = s.ask(3)
+    promoted = [p for p in out if p.info["source"] == "promotion"]
+    # 6 finished at rung 0 -> floor(6/3) = 2 promotions: the front is {4 (65, 20), 1 (70, 50)}; 0 and 2 are dominated
+    assert sorted(p.info["parent"] for p in promoted) == [1, 4]
+    assert all(p.fidelity == 12 and p.info["rung"] == 1 for p in promoted)
+    assert out[2].fidelity == 4 and out[2].info["source"] == "sobol"
+    # pending promotions are not handed out twice; a finished rung-1 trial of 3 makes one promotion to 36
+    pending = [Trial(id=6 + i, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.RUNNING)
+               for i, p in enumerate(promoted)]
+    assert all(p.info["source"] != "promotion" for p in s.ask(2, pending=pending))
+    up = [_done(6, c[1], 12, 80, 50, {"rung": 1, "parent": 1}), _done(7, c[4], 12, 75, 20, {"rung": 1, "parent": 4}),
+          _done(8, c[0], 12, 79, 30, {"rung": 1, "parent": 0})]
+    s.tell(told + up)
+    first = s.ask(1)[0]
+    # all three are non-dominated: the knee (79, 30) dominates the largest box on its own, so it goes first
+    assert first.fidelity == 36 and first.info["rung"] == 2 and first.info["parent"] == 8
+
+
+def test_no_repeat_and_resume_gives_the_same_asks(mf):
+    space, table = mf
+    objective = TableObjective(table=table)
+    make = lambda: STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, seed=3, budgets=[4, 36], **GP)  # noqa: E731
+    s, history = make(), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for tid in range(30):
+            s.tell(history)
+            (p,) = s.ask(1)
+            m = objective(p.config, seed=0, fidelity=p.fidelity).metrics
+            history.append(Trial(id=tid, config=p.config, seed=0, fidelity=p.fidelity, info=p.info, state=TrialState.COMPLETE, metrics=m))
+        pairs = [(space.key(t.config), t.fidelity) for t in history]
+        assert len(set(pairs)) == len(pairs)
+        sources = {t.info["source"] for t in history}
+        assert {"promotion", "sobol", "qlognehvi"} <= sources, sources
+        assert all(t.info["model_budget"] in (4.0, 36.0) for t in history if t.info["source"] == "qlognehvi")
+        fresh = make()
+        fresh.tell(history)
+        s.tell(history)
+        assert [(p.config, p.fidelity) for p in fresh.ask(2)] == [(p.config, p.fidelity) for p in s.ask(2)]
+
+
+def test_a_trial_at_another_budget_is_a_clear_error(mf):
+    space, _ = mf
+    s = STRATEGIES.get("moasha")(space=space, objectives=OBJ, budgets=[4, 36])
+    s.tell([_done(0, {"a": "p", "b": 0}, 10, 50, 10)])
+    with pytest.raises(ConfigError, match=r"fidelity 10.*budgets \[4.0, 36.0\]"):
+        s.ask(1)
+
+
+@pytest.mark.parametrize("name, options, match", [
+    ("mo-bohb", {"budgets": [36, 4]}, "budgets"),
+    ("mo-bohb", {"budgets": [4, 36], "max_budget": 36}, "max_budget"),
+    ("mo-bohb", {}, "max_budget"),  # no budgets and no run fidelity
+    ("mo-bohb", {"budgets": [4, 36], "model_budget": "middle"}, "model_budget"),
+    ("mo-bohb", {"budgets": [4, 36], "acquisition": "ei"}, "acquisition"),
+    ("moasha", {"budgets": [4, 36], "random_fraction": 0.5}, "random_fraction"),
+    ("mo-bohb", {"budgets": [4, 36], "eta": 1}, "eta"),
+])
+def test_bad_options(mf, name, options, match):
+    space, _ = mf
+    with pytest.raises(ConfigError, match=match):
+        STRATEGIES.get(name)(space=space, objectives=OBJ, **options)
+
+
+def test_study_on_a_fidelity_table_reports_the_highest_fidelity_front(mf, tmp_path):
+    space, table = mf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = Study(run_dir=tmp_path / "run", space=space, objective=TableObjective(table=table), objectives=["acc:max", "time:min"],
+                      strategy="mo-bohb", strategy_options={"budgets": [4, 36], **GP}, seed=0)
+        study.optimize(n_trials=24, progress=False)
+    trials = study.trials
+    assert {t.fidelity for t in trials} == {4.0, 36.0}
+    low = [t for t in trials if t.fidelity == 4.0]
+    row = int(low[0].metrics["table_row"])
+    assert low[0].metrics["acc"] == pytest.approx(table.values[row, 0] - (table.values[row, 0] - low[0].metrics["acc"]))
+    assert low[0].metrics["query_cost"] == pytest.approx(table.column("time")[row] * 4 / 36)
+    study.report(plots=False)
+    assert "36" in (tmp_path / "run" / "report.md").read_text()
+    study.close()
