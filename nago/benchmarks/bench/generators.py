@@ -18,7 +18,8 @@ Strategy options: the strategy's own defaults, then the bench's (below), then th
 comparison fair: ``nao`` ``n_init`` and ``optuna-tpe`` ``n_startup_trials`` equal the run's mobo
 ``n_init`` when the run file sets one (the same initial design size for every model-based
 strategy); ``bohb`` budgets scaled to the run's fidelity ``F`` (see :func:`bohb_budgets`) unless the
-run file or ``--set`` gives any of ``min_budget``, ``max_budget``, ``eta``.
+run file or ``--set`` gives any of ``min_budget``, ``max_budget``, ``eta``; ``mo-bohb`` and ``moasha``
+likewise (:func:`mo_bohb_budgets`) unless ``budgets``, ``min_budget`` or ``max_budget`` are given.
 
 Figures (all runs of one benchmark share **one reference point**: the rule of
 :func:`nago.analysis.pareto.reference_point` over the union of every run's full-fidelity
@@ -90,6 +91,16 @@ def say(msg: str) -> None:
 
 
 # -- budgets --------------------------------------------------------------------------------------
+def mo_bohb_budgets(fidelity: float) -> dict[str, Any]:
+    """``mo-bohb``/``moasha`` rungs for a run whose search trains ``fidelity`` epochs per trial: whole
+    epochs ``F/9, F/3, F`` (η = 3) when ``F >= 9``, else ``1, F`` (a 1-epoch screen; one rung below 2)."""
+    if fidelity >= 9:
+        return {"budgets": [fidelity / 9, fidelity / 3, fidelity]}
+    if fidelity >= 2:
+        return {"budgets": [1.0, float(fidelity)]}
+    return {"budgets": [fidelity / 2, float(fidelity)]}
+
+
 def bohb_budgets(fidelity: float) -> dict[str, float]:
     """BOHB's budgets for a run whose search trains ``fidelity`` epochs per trial.
 
@@ -149,6 +160,8 @@ def run_config(run_path: str, label: str, strategy: str, options: dict[str, Any]
     bench: dict[str, Any] = {}
     if strategy == "bohb" and fidelity and not {"min_budget", "max_budget", "eta"} & (set(own) | set(options)):
         bench = bohb_budgets(fidelity)
+    elif strategy in ("mo-bohb", "moasha") and fidelity and not {"budgets", "min_budget", "max_budget"} & (set(own) | set(options)):
+        bench = mo_bohb_budgets(fidelity)
     elif strategy in ("nao", "nao-cso") and mobo_init is not None:
         bench = {"n_init": max(2, int(mobo_init))}
     elif strategy == "optuna-tpe" and mobo_init is not None:
