@@ -48,7 +48,7 @@ def test_a_resume_must_be_the_same_study(tmp_path, change, named):
 
 
 @pytest.mark.parametrize("strategy, options, named", [
-    ("mbo", {}, "unknown strategy 'mbo'; allowed: bohb, mobo"),
+    ("mbo", {}, "unknown strategy 'mbo'; allowed: bohb, mo-bohb, moasha, mobo"),
     ("random", {"n_innit": 3}, "n_innit"),
 ])
 def test_a_bad_strategy_creates_nothing(tmp_path, strategy, options, named):
