@@ -272,7 +272,7 @@ def pareto_order(Y: Any, *, maximize: Sequence[bool], ref_point: Any = None) -> 
     """
     Z = max_sense(Y, maximize)
     finite = np.flatnonzero(np.isfinite(Z).all(axis=1)) if len(Z) else np.zeros(0, dtype=np.int64)
-    rest = [i for i in range(len(Z)) if i not in set(finite.tolist())]
+    rest = np.setdiff1d(np.arange(len(Z)), finite).tolist()
     if len(finite) == 0:
         return np.arange(len(Z), dtype=np.int64)
     r = _ref_max_sense(reference_point(Y, maximize=maximize) if ref_point is None else ref_point, maximize)

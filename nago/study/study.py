@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from nago.study.identity import identity_diff, protocol_identity
 from nago.errors import ConfigError, NagoError
 from nago.objectives.base import Objective
 from nago.study.runner import Outcome, derive_seed, run_trial
@@ -116,7 +117,7 @@ class Study:
             self.strategy = strategy
         if ref_point is not None:
             self._hand_ref_point([float(v) for v in ref_point])
-        identity = _identity(self, meta)
+        identity = protocol_identity(self, meta)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / STORE_FILE
         existed = path.exists()
@@ -125,7 +126,7 @@ class Study:
             if not resume:
                 self.store.close()
                 raise ConfigError(f"{self.run_dir} already holds a study; resume it (--resume) or choose another --out")
-            diff = _identity_diff(self.store.get_meta("identity"), identity)
+            diff = identity_diff(self.store.get_meta("identity"), identity)
             if diff:
                 self.store.close()
                 raise ConfigError(f"cannot resume {self.run_dir}: it holds another study ({'; '.join(diff)}); "
@@ -366,36 +367,3 @@ class Study:
 
     def close(self) -> None:
         self.store.close()
-
-
-def _identity(study: Study, meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What makes a study the same study on resume (JSON values, as the store keeps them)."""
-    identity = {
-        "objectives": [str(o) for o in study.objectives],
-        "space": [p.name for p in study.space.searchable],
-        # ranges and choices: the same names over other ranges would mix two searches
-        "ranges": {p.name: {"type": p.type, "low": p.low, "high": p.high, "log": p.log, "choices": list(p.choices)}
-                   for p in study.space.searchable},
-        # fixed values (e.g. `--set N_m=1`): a resume must not mix networks of another space
-        "fixed": {p.name: p.value for p in study.space.params if not p.searchable},
-        "strategy": study.strategy_name,
-        "seed": study.seed,
-        "fidelity": study.fidelity,
-    }
-    if meta and meta.get("protocol") is not None:
-        identity["protocol"] = meta["protocol"]
-    return json.loads(json.dumps(identity, default=str))
-
-
-def _identity_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``"key was X, now Y"`` for each leaf that differs; keys ``old`` lacks are not checked (older stores)."""
-    out: list[str] = []
-    for k, v in new.items():
-        if k not in old:
-            continue
-        if isinstance(v, dict) and isinstance(old[k], dict):
-            out += _identity_diff(old[k], v, f"{prefix}{k}.")
-            out += [f"{prefix}{k}.{g} was {old[k][g]!r}, now absent" for g in old[k] if g not in v]
-        elif old[k] != v:
-            out.append(f"{prefix}{k} was {old[k]!r}, now {v!r}")
-    return out
