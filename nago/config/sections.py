@@ -252,6 +252,8 @@ class SearchSection:
         ray_address: the Ray cluster; ``None`` = ``RAY_ADDRESS`` or a local instance.
         options: strategy options per strategy name, from ``[search.options.<strategy>]`` tables.
         options_flat: ``options`` came from a flat ``[search.options]`` table (so they belong to ``strategy``).
+        warm_start: earlier study directories (or their ``study.sqlite``) to start from, relative to the
+            run file (:mod:`nago.study.warm_start`; ``--warm-start`` overrides); empty: a cold start.
         metrics: the metrics a trial measures, which the objectives must name: ``None`` for a network
             search (:data:`~nago.objectives.network.SEARCH_METRICS`); a table space's metric columns.
     """
@@ -269,9 +271,10 @@ class SearchSection:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     options_flat: bool = False
     metrics: tuple[str, ...] | None = None
+    warm_start: tuple[str, ...] = ()
 
     KEYS = ("strategy", "trials", "objectives", "batch", "fidelity", "time_limit_s", "ref_point", "executor",
-            "workers", "ray_address", "options")
+            "workers", "ray_address", "options", "warm_start")
 
     def __post_init__(self) -> None:
         objectives = [self.objectives] if isinstance(self.objectives, str) else self.objectives
@@ -279,6 +282,9 @@ class SearchSection:
             object.__setattr__(self, "objectives", tuple(objectives))
         if isinstance(self.ref_point, list):
             object.__setattr__(self, "ref_point", tuple(self.ref_point))
+        warm = [self.warm_start] if isinstance(self.warm_start, str) else self.warm_start
+        if isinstance(warm, (list, tuple)):
+            object.__setattr__(self, "warm_start", tuple(warm))
         if self.time_limit_s == 0 and not isinstance(self.time_limit_s, bool):
             object.__setattr__(self, "time_limit_s", None)
         _check("search", self, {
@@ -297,6 +303,8 @@ class SearchSection:
             "executor": (_is_str, "\"inline\", \"local\" or \"ray\""),
             "workers": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
             "ray_address": (lambda v: v is None or _is_str(v), "a Ray address such as \"auto\" or \"host:6379\""),
+            "warm_start": (lambda v: isinstance(v, tuple) and all(_is_str(p) and p for p in v),
+                           "a list of earlier study directories, e.g. [\"out/cifar10\"]"),
         })
         if self.fidelity is not None:
             object.__setattr__(self, "fidelity", float(self.fidelity))

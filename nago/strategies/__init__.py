@@ -31,7 +31,10 @@ for _name, _target in {
 }.items():
     STRATEGIES.register_lazy(_name, _target)
 
-__all__ = ["STRATEGIES", "Proposal", "Strategy"]
+# strategies that take a warm start (Strategy.supports_warm_start; named here for messages without imports)
+WARM_START_STRATEGIES = ("bohb", "mo-bohb", "moasha", "mobo")
+
+__all__ = ["STRATEGIES", "WARM_START_STRATEGIES", "Proposal", "Strategy"]
 
 
 def __getattr__(name: str) -> Any:

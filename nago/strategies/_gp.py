@@ -14,20 +14,32 @@ Observation noise: when every training trial of an objective has its per-network
 deviation ``f"{name}_std"`` from ``k = len(trial.sample_metrics) >= 2`` sampled networks, the GP uses
 the noise variance of the mean, ``std**2 / k`` (floored at ``1e-5`` times the variance of the
 observed values), as fixed ``train_Yvar``; otherwise it learns a homoscedastic noise level.
+
+Warm starts (:mod:`nago.study.warm_start`), per objective that earlier studies observed, one of:
+
+* ``"mean"``: a GP per earlier study (its own hyperparameters, fitted to its standardised values) gives
+  the target GP's prior mean, ``c + sum_s w_s * mu_s(x)`` with learned weights ``w_s >= 0`` (initially
+  1) and constant ``c`` (:class:`TransferMean`), fitted with the target's kernel by marginal likelihood.
+  Where the target data disagree with a source, its weight goes to 0 and the GP is a cold one.
+* ``"mtgp"``: a ``MultiTaskGP`` (ICM: the same data kernel times a task covariance with positive
+  correlations, the target task 0 at unit scale, one learned noise level per task) whose posterior is the
+  target task's.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
+from botorch.models import MixedSingleTaskGP, ModelListGP, MultiTaskGP, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.constraints import Positive
 from gpytorch.kernels import ScaleKernel
+from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 
 from nago.strategies._features import FeatureKernel
@@ -77,9 +89,14 @@ def observed_noise(
     return out
 
 
+Task = tuple[torch.Tensor, torch.Tensor]  # an earlier study's inputs [n_s, d] and targets [n_s]
+
+
 def fit_model(
     X: torch.Tensor, Y: torch.Tensor, Yvar: Sequence[torch.Tensor | None], cat_dims: Sequence[int],
     features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    tasks: Sequence[Sequence[Task]] | None = None,
+    priors: Sequence[Sequence[Model]] | None = None,
 ) -> Model:
     """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
 
@@ -90,9 +107,13 @@ def fit_model(
         cat_dims: indices of categorical dimensions (exact bin centres in ``X``).
         features: a feature map (:mod:`nago.strategies._features`); the GPs then use a Matern kernel
             on ``features(X)`` instead of the kernels on the dimensions.
+        tasks: per objective, earlier studies' observations ``(X_s [n_s, d], y_s [n_s])`` (warm starts,
+            ``"mtgp"``): an objective with any gets a ``MultiTaskGP`` (learned noise).
+        priors: per objective, fitted GPs of earlier studies (:func:`fit_sources`; warm starts, ``"mean"``):
+            an objective with any gets a :class:`TransferMean` prior mean.
 
     Returns:
-        A fitted ``SingleTaskGP``/``MixedSingleTaskGP`` when ``m == 1``, else a ``ModelListGP``.
+        A fitted ``SingleTaskGP``/``MixedSingleTaskGP``/``MultiTaskGP`` when ``m == 1``, else a ``ModelListGP``.
     """
     models = []
     for j in range(Y.shape[-1]):
@@ -102,12 +123,80 @@ def fit_model(
         else:
             models.append(MixedSingleTaskGP(cat_dims=list(cat_dims), **kwargs) if cat_dims else SingleTaskGP(**kwargs))
             add_categorical_prior(models[-1])
+        if tasks is not None and tasks[j]:
+            models[-1] = _multi_task(X, Y[:, j], tasks[j], models[-1].covar_module if features is not None or cat_dims else None)
+        if priors is not None and priors[j]:
+            models[-1].mean_module = TransferMean(priors[j])
     if len(models) == 1:
         model = models[0]
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     else:
         model = ModelListGP(*models)
         fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
+def fit_sources(
+    tasks: Sequence[Sequence[Task]], cat_dims: Sequence[int], features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[list[Model]]:
+    """Per objective, one GP per earlier study ``(X_s [n_s, d], y_s [n_s])``, fitted to its standardised
+    values (the ``priors`` of :func:`fit_model`)."""
+    return [[fit_model(Xs, ((ys - ys.mean()) / ys.std().clamp_min(1e-12)).unsqueeze(-1), [None], cat_dims, features)
+             for Xs, ys in per] for per in tasks]
+
+
+class TransferMean(Mean):
+    """Prior mean ``c + sum_s w_s * mu_s(x)`` of a target GP from fitted GPs of earlier studies.
+
+    Args:
+        sources: fitted single-output models, each of its source's standardised values (so ``w_s`` is a
+            slope in standard deviations); their parameters stay fixed (they are not submodules).
+
+    Shapes: ``forward(x [..., n, d]) -> [..., n]``. ``w_s = softplus(raw)``, initially 1.
+    """
+
+    def __init__(self, sources: Sequence[Model]) -> None:
+        super().__init__()
+        self._sources = list(sources)  # a plain list: not registered, so not refitted
+        self.register_parameter("constant", torch.nn.Parameter(torch.zeros(1, dtype=torch.float64)))
+        self.register_parameter("raw_weight", torch.nn.Parameter(torch.full((len(self._sources),), math.log(math.e - 1),
+                                                                           dtype=torch.float64)))
+        self.register_constraint("raw_weight", Positive())
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, mu [S, ..., n]) of the last call
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """``[S]`` the sources' weights (>= 0)."""
+        return self.raw_weight_constraint.transform(self.raw_weight)
+
+    def source_means(self, x: torch.Tensor) -> torch.Tensor:
+        """``[S, ..., n]`` the sources' posterior means at ``x [..., n, d]`` (the last result is reused for
+        the same ``x``: fitting evaluates the training inputs again and again)."""
+        if self._cache is not None and self._cache[0].shape == x.shape and not x.requires_grad and torch.equal(self._cache[0], x):
+            return self._cache[1]
+        with torch.no_grad() if not x.requires_grad else torch.enable_grad():
+            mu = torch.stack([m.posterior(x).mean[..., 0] for m in self._sources])
+        if not x.requires_grad:
+            self._cache = (x.detach().clone(), mu)
+        return mu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu = self.source_means(x)
+        w = self.weight.reshape(-1, *([1] * (mu.dim() - 1)))
+        return self.constant + (w * mu).sum(0)
+
+
+def _multi_task(X: torch.Tensor, y: torch.Tensor, tasks: Sequence[Task], covar_module: Any) -> MultiTaskGP:
+    """A ``MultiTaskGP`` over the target (task 0: ``X [n, d]``, ``y [n]``) and the earlier studies (tasks
+    1, 2, ...), output the target's; ``covar_module``: the data kernel (``None``: BoTorch's default)."""
+    Xs = [torch.cat([X, torch.zeros(len(X), 1, dtype=X.dtype)], dim=-1)]
+    ys = [y]
+    for i, (Xt, yt) in enumerate(tasks, 1):
+        Xs.append(torch.cat([Xt.to(X), torch.full((len(Xt), 1), float(i), dtype=X.dtype)], dim=-1))
+        ys.append(yt.to(y))
+    model = MultiTaskGP(torch.cat(Xs), torch.cat(ys).unsqueeze(-1), task_feature=-1, output_tasks=[0],
+                        covar_module=covar_module)
+    add_categorical_prior(model)
     return model
 
 

@@ -147,3 +147,9 @@ def bool_option(strategy: str, name: str, value: Any) -> bool:
     if not _is_bool(value):
         raise option_error(strategy, name, value, "true or false")
     return bool(value)
+
+
+def warm_init_option(strategy: str, value: Any, space: "SearchSpace") -> int:
+    """The ``warm_init`` option of a strategy that takes warm starts: how many of the earlier studies'
+    best configs it evaluates first; ``None``: ``d + 1`` (half of mobo's default initial design)."""
+    return space.dim + 1 if value is None else int_option(strategy, "warm_init", value, 0)

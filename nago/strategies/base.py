@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -14,6 +14,9 @@ from nago.config.space import SearchSpace
 from nago.errors import ConfigError
 from nago.strategies import STRATEGIES  # noqa: F401  (re-exported: the registry lives in the package, free of torch)
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
+
+if TYPE_CHECKING:
+    from nago.study.warm_start import WarmStart
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Strategy(abc.ABC):
         options: strategy-specific settings from the run config (``[search.options]``).
     """
 
+    supports_warm_start: ClassVar[bool] = False  # takes a prior from earlier studies (set_warm_start)
+
     def __init__(
         self,
         *,
@@ -57,6 +62,7 @@ class Strategy(abc.ABC):
         self.rng = np.random.default_rng(self.seed)
         self.trials: list[Trial] = []
         self.ref_point: list[float] | None = None  # hypervolume reference, raw units (see set_ref_point)
+        self.warm: "WarmStart | None" = None  # earlier studies' observations (see set_warm_start)
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Receive the finished trials (the full history)."""
@@ -80,6 +86,31 @@ class Strategy(abc.ABC):
 
         Z = max_sense(objective_values(trials, self.objectives), [o.maximize for o in self.objectives])
         return torch.as_tensor(Z, dtype=torch.float64)
+
+    def set_warm_start(self, warm: "WarmStart | None") -> None:
+        """Give the strategy what earlier studies observed (:mod:`nago.study.warm_start`); ``None``: none.
+
+        Strategies with ``supports_warm_start`` evaluate :meth:`warm_configs` first and may model the
+        sources' observations; the others refuse a warm start.
+
+        Raises:
+            ConfigError: the strategy does not take warm starts (the message lists those that do).
+        """
+        if warm is not None and not self.supports_warm_start:
+            from nago.strategies import WARM_START_STRATEGIES
+
+            raise ConfigError(f"strategy {type(self).__name__} takes no warm start; allowed: one of "
+                              f"{', '.join(WARM_START_STRATEGIES)}")
+        self.warm = warm
+
+    def warm_configs(self, k: int, pending: Sequence[Trial] = ()) -> list[dict[str, Any]]:
+        """The first ``k`` of the warm start's :meth:`~nago.study.warm_start.WarmStart.initial_configs` not yet
+        told or pending, in order ([] without a warm start). At most ``k`` are ever proposed this way: the
+        list is fixed and a proposed config stays seen, so a resumed study continues exactly."""
+        if self.warm is None or k <= 0:
+            return []
+        seen = {self.space.key(t.config) for t in [*self.trials, *pending]}
+        return [c for c in self.warm.initial_configs(self.space, k) if self.space.key(c) not in seen]
 
     def set_ref_point(self, ref_point: Sequence[float] | None, *, source: str = "ref_point") -> None:
         """Set the hypervolume reference point: raw metric units, one per objective (``None``: infer it).

@@ -31,7 +31,7 @@ from nago.config.space import SearchSpace
 from nago.strategies._hyperband import check_budgets, group_by_rung, ready_promotions, schedule_from_options
 from nago.strategies._kde import ProductKDE
 from nago.strategies._options import (check_unknown, choice_option, float_option, int_option, option_error,
-                                      require_searchable)
+                                      require_searchable, warm_init_option)
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
@@ -46,6 +46,7 @@ _DEFAULTS: dict[str, Any] = {
     "metric": None,
     "scalarisation": "metric",
     "weights": None,
+    "warm_init": None,
 }
 _ALLOWED = sorted({"min_budget", "max_budget", "budgets", *_DEFAULTS})
 _MAX_DRAWS = 1000  # uniform draws before a space counts as exhausted
@@ -73,7 +74,12 @@ class BOHB(Strategy):
             trials compared (one rung when promoting, one budget when fitting the model).
         weights: with ``"weighted"``: one non-negative weight per objective, as a list in the
             objectives' order or a ``{name: weight}`` table (missing names weigh 0).
+        warm_init: with a warm start (``nago search --warm-start``), how many of the earlier studies'
+            best configs fill the first new-config slots; default ``d + 1``. The KDEs do not model the
+            earlier observations (only these configs carry over).
     """
+
+    supports_warm_start = True
 
     multi_fidelity = True  # takes `budgets` (nago bench search hands it a table's fidelities)
 
@@ -98,6 +104,7 @@ class BOHB(Strategy):
         self.bandwidth_factor = float_option("bohb", "bandwidth_factor", opts["bandwidth_factor"], 0, open_low=True)
         self.min_bandwidth = float_option("bohb", "min_bandwidth", opts["min_bandwidth"], 0, open_low=True)
         self.metric, self.weights = self._parse_target(opts["metric"], opts["scalarisation"], opts["weights"])
+        self.warm_init = warm_init_option("bohb", opts["warm_init"], space)
         self._kde_levels = [p.levels if p.type == "categorical" else None for p in space.searchable]
 
     def _parse_target(
@@ -207,7 +214,7 @@ class BOHB(Strategy):
         promotions still come once their rungs finish.
 
         Each proposal's ``info`` holds ``bracket`` and ``rung``; promotions add ``parent`` (the
-        trial id promoted), new configs add ``source`` (``"model"`` or ``"random"``).
+        trial id promoted), new configs add ``source`` (``"model"``, ``"random"`` or ``"warm"``).
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ConfigError(f"ask: n must be an integer >= 0, got {n!r}")
@@ -222,6 +229,7 @@ class BOHB(Strategy):
             return out
         model = self.fit_model()
         seen = {self.space.key(t.config) for t in everything}
+        warm = self.warm_configs(self.warm_init, pending)
         filled = {b: len(rungs.get(0, [])) for b, rungs in groups.items()}
         b = 0
         while len(out) < n:
@@ -230,7 +238,7 @@ class BOHB(Strategy):
             if slot >= bracket.sizes[0]:
                 b += 1
                 continue
-            found = self._new_config(model, b, slot, seen)
+            found = (warm.pop(0), "warm") if warm else self._new_config(model, b, slot, seen)
             if found is None:
                 warnings.warn(
                     f"bohb: the space {self.space.name!r} looks exhausted ({len(seen)} distinct configs seen); "

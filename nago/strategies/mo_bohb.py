@@ -43,15 +43,15 @@ from nago.errors import ConfigError
 from nago.strategies._gp import is_finite_observation
 from nago.strategies._hyperband import schedule_from_options
 from nago.strategies._options import (check_unknown, choice_option, float_option, int_option,
-                                      require_searchable)
+                                      require_searchable, warm_init_option)
 from nago.strategies._sobol import novel_sobol, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
 
-_OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest"}
+_OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None}
 _RUNGS = ("budgets", "min_budget", "max_budget")
-_MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features")
+_MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer")
 
 
 @STRATEGIES.register("mo-bohb")
@@ -68,14 +68,22 @@ class MOBOHB(Strategy):
         model_budget: ``"lowest"`` (default) or ``"highest"`` (BOHB's rule): which budget with ``n_min``
             observations the GP is fitted to. The lowest has the most observations; on NAS-Bench-201
             (12 / 200 epochs) it reached a higher hypervolume at every cost (BENCHMARKS.md).
-        acquisition, num_restarts, raw_samples, mc_samples, max_candidates, warp, features: the GP and
-            acquisition settings, as ``mobo``'s.
+        acquisition, num_restarts, raw_samples, mc_samples, max_candidates, warp, features, transfer: the
+            GP and acquisition settings, as ``mobo``'s.
+        warm_init: with a warm start, how many of the earlier studies' best configs are the first new
+            configs (at the lowest budget, so they are screened like any other); default ``d + 1``.
+
+    Warm starts: besides those configs, the GP gets the earlier observations as ``mobo`` does
+    (``transfer``, default a prior mean from the sources' GPs; they were measured at the sources'
+    fidelity, and the weights learn how they relate to the model budget); it then needs only
+    ``min(n_min, warm_init)`` observations at its budget (at least 2).
 
     The hypervolume reference of the acquisition is the study's (``set_ref_point``) when the GP models
     the highest budget; at lower budgets (other accuracy levels) it is inferred from that budget's data.
     """
 
     multi_fidelity = True  # takes `budgets` (nago bench search hands it a table's fidelities)
+    supports_warm_start = True
 
     name = "mo-bohb"
 
@@ -100,6 +108,7 @@ class MOBOHB(Strategy):
         n_min = space.dim + 2 if opts["n_min"] is None else opts["n_min"]
         self.n_min = int_option(self.name, "n_min", n_min, 2)
         self.model_budget = choice_option(self.name, "model_budget", opts["model_budget"], ("highest", "lowest"))
+        self.warm_init = warm_init_option(self.name, opts["warm_init"], space)
         self._mobo_options = {k: options[k] for k in _MOBO if k in options}
         if self.random_fraction < 1:  # validate the GP options now, not at the first model ask
             self._model(self.budgets[0])
@@ -147,10 +156,16 @@ class MOBOHB(Strategy):
 
     # -- new configs -----------------------------------------------------------------------------
     def _model(self, budget: float):
+        """The ``mobo`` that models ``budget`` (kept between asks: a warm start's source GPs are fitted once)."""
         from nago.strategies.mobo import MOBO
 
-        mobo = MOBO(space=self.space, objectives=self.objectives, seed=self.seed, fidelity=budget,
-                    n_init=self.n_min, **self._mobo_options)
+        kept = getattr(self, "_models", {})
+        mobo = kept.get(budget)
+        if mobo is None or mobo.warm is not self.warm:
+            mobo = MOBO(space=self.space, objectives=self.objectives, seed=self.seed, fidelity=budget,
+                        n_init=self.n_min, warm_init=0, **self._mobo_options)
+            mobo.set_warm_start(self.warm)
+            self._models = {**kept, budget: mobo}
         if budget == self.budgets[-1] and self.ref_point is not None:
             mobo.set_ref_point(self.ref_point)
         return mobo
@@ -162,7 +177,10 @@ class MOBOHB(Strategy):
         for t in self.trials:
             if t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives):
                 counts[self.rung_of(t)] += 1
-        ready = [r for r, c in enumerate(counts) if c >= self.n_min]
+        need = self.n_min
+        if self.warm is not None and self._mobo_options.get("transfer", "mean") != "none":
+            need = max(2, min(self.n_min, self.warm_init))
+        ready = [r for r, c in enumerate(counts) if c >= need]
         if not ready:
             return None
         return ready[-1] if self.model_budget == "highest" else (ready[0] if ready[0] == 0 else None)
@@ -172,12 +190,14 @@ class MOBOHB(Strategy):
         rng = np.random.default_rng([self.seed % 2**63, len(first)])
         rung = self.model_rung() if self.random_fraction < 1 else None
         n_model = 0 if rung is None else int((rng.random(n) >= self.random_fraction).sum())
-        out: list[Proposal] = []
+        out = [Proposal(c, fidelity=self.budgets[0], info={"rung": 0, "source": "warm"})
+               for c in self.warm_configs(self.warm_init, pending)[:n]]
+        n_model = min(n_model, n - len(out))
         if n_model:
             mobo = self._model(self.budgets[rung])
             mobo.tell(self.trials)
             train = [t for t in self.trials if self.rung_of(t) == rung]
-            for p in mobo.propose(n_model, pending, train=train):
+            for p in mobo.propose(n_model, [*pending, *mobo._as_pending(out)], train=train):
                 info = {**p.info, "rung": 0, "model_budget": self.budgets[rung]}
                 if info.get("source") == "sobol":  # the GP fell back or could not fill the batch
                     info["source"] = "fallback" if "error" in info else "sobol"
@@ -212,14 +232,15 @@ class MOBOHB(Strategy):
 class MOASHA(MOBOHB):
     """``mo-bohb`` without the model: Sobol proposals, non-dominated promotions (Schmucker et al. 2021).
 
-    Options: ``budgets`` (or ``min_budget``/``max_budget``) and ``eta``, as ``mo-bohb``.
+    Options: ``budgets`` (or ``min_budget``/``max_budget``), ``eta`` and ``warm_init`` (the earlier studies'
+    best configs come first; no model uses their observations), as ``mo-bohb``.
     """
 
     name = "moasha"
 
     def __init__(self, *, space: SearchSpace, objectives: Sequence[ObjectiveSpec], seed: int = 0,
                  fidelity: float | None = None, **options: Any) -> None:
-        check_unknown("moasha", options, ("budgets", "min_budget", "max_budget", "eta"))
+        check_unknown("moasha", options, ("budgets", "min_budget", "max_budget", "eta", "warm_init"))
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, **options)
 
     def _fixed_options(self) -> dict[str, Any]:

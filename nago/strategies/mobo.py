@@ -67,8 +67,22 @@ failing (``tests/strategies/test_mobo.py::failing_table``): mobo through the Stu
   catches (on the whole NB201 table: below 68.7 % accuracy, none on the front); with one objective the half-rank
   warp alone handles the tail (log-EI looks only at the top).
 
+Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Two parts:
+
+* the initial design: the first ``warm_init`` proposals (default ``n_init // 2``) are the earlier
+  studies' best configs (their Pareto front, spread first, then the next ranks; several sources in turn),
+  in place of as many Sobol points;
+* the model (``transfer = "mtgp"``, the default): every objective an earlier study observed gets a
+  multi-task GP (:func:`nago.strategies._gp.fit_model`), the study as the task, the target's
+  posterior out; each source's values are warped like the target's and matched to the target's mean and
+  spread. The GP then takes over once ``warm_init`` target observations exist (the sources already
+  cover the space the Sobol points would), not after ``n_init``. ``transfer = "none"``: the initial
+  design only. Why a multi-task GP (measured, BENCHMARKS.md "Warm starts"): how much a source counts is
+  its learned correlation with the target, so an unrelated or reversed source fades out (the task
+  correlations are kept positive) as target data arrive, without a hand-set weight.
+
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
-"qlognparego" | "qlognei", ...}``. The ask is deterministic given the seed and the history (torch's
+"qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mtgp"``. The ask is deterministic given the seed and the history (torch's
 global RNG is forked and seeded from both).
 """
 
@@ -93,7 +107,7 @@ from nago.config.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.analysis.pareto import max_sense, objective_values, reference_point
-from nago.strategies._gp import fit_model, gross_failures, is_finite_observation, observed_noise
+from nago.strategies._gp import fit_model, fit_sources, gross_failures, is_finite_observation, observed_noise
 from nago.strategies._warp import OutputWarp
 from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
@@ -103,11 +117,14 @@ from nago.warnings import SpaceExhaustedWarning, SurrogateFallbackWarning
 
 ACQUISITIONS = ("qlognehvi", "qlognparego")
 WARPS = ("half-rank-log", "none")
+TRANSFERS = ("mean", "mtgp", "none")
 
 
 @STRATEGIES.register("mobo")
 class MOBO(Strategy):
     """Batch Bayesian optimisation of one or more objectives with BoTorch.
+
+    Takes a warm start (see the module docstring).
 
     Args:
         space: the search space.
@@ -129,6 +146,10 @@ class MOBO(Strategy):
             (standardised raw values).
         features: a registered GP feature map (:mod:`nago.strategies._features`, e.g.
             ``"nb201-paths"``); the GP then compares configs by those features. Default: by their dimensions.
+        warm_init: with a warm start, how many of the earlier studies' best configs come first; default
+            ``n_init // 2`` (at least 1).
+        transfer: with a warm start, ``"mtgp"`` (default: the earlier observations enter a multi-task
+            GP) or ``"none"`` (only the initial configs).
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -153,17 +174,20 @@ class MOBO(Strategy):
         max_candidates: int = 20_000,
         warp: str = "half-rank-log",
         features: str | None = None,
+        warm_init: int | None = None,
+        transfer: str = "mean",
         **unknown: Any,
     ) -> None:
         check_unknown(
-            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features")
+            "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples",
+                              "max_candidates", "warp", "features", "warm_init", "transfer")
         )
         require_searchable(space, "mobo")
         super().__init__(
             space=space, objectives=objectives, seed=seed, fidelity=fidelity, n_init=n_init,
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
             raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates, warp=warp,
-            features=features,
+            features=features, warm_init=warm_init, transfer=transfer,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = choice_option("mobo", "acquisition", acquisition, ACQUISITIONS)
@@ -174,7 +198,16 @@ class MOBO(Strategy):
         self.max_candidates = int_option("mobo", "max_candidates", max_candidates)
         self.warp = choice_option("mobo", "warp", warp, WARPS)
         self.features = None if features is None else GP_FEATURES.get(str(features))(space)
+        self.warm_init = max(1, self.n_init // 2) if warm_init is None else int_option("mobo", "warm_init", warm_init, 0)
+        self.transfer = choice_option("mobo", "transfer", transfer, TRANSFERS)
         self._setup_domain()
+
+    supports_warm_start = True
+
+    @property
+    def model_transfer(self) -> bool:
+        """Whether the surrogate models the warm start's observations (a warm start and ``transfer`` not ``"none"``)."""
+        return self.warm is not None and self.transfer != "none"
 
     def _setup_domain(self) -> None:
         """Bounds ``[2, d]`` and the discrete/categorical bin centres the optimiser may pick."""
@@ -206,12 +239,14 @@ class MOBO(Strategy):
         exclude = seen_keys(self.space, [*self.trials, *pending])
         skip = len(self.trials) + len(pending)
         train = [t for t in train if t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives)]
-        out: list[Proposal] = []
+        out = [Proposal(c, self.fidelity, {"source": "warm"}) for c in self.warm_configs(self.warm_init, pending)[:n]]
+        exclude |= {self.space.key(p.config) for p in out}
+        n_init = max(2, min(self.n_init, self.warm_init)) if self.model_transfer else self.n_init
         sobol_info: dict[str, Any] = {"source": "sobol", "reason": "init"}
-        if n > 0 and len(train) >= self.n_init:
+        if n > len(out) and len(train) >= n_init:
             seed = int(np.random.SeedSequence([self.seed, skip]).generate_state(1)[0])
             try:
-                X, infos = self._optimize(n, train, pending, seed)
+                X, infos = self._optimize(n - len(out), train, [*pending, *self._as_pending(out)], seed)
             except Exception as e:  # noqa: BLE001 - whatever the GP does, the study goes on
                 msg = f"{type(e).__name__}: {e}"
                 warnings.warn(f"mobo: surrogate failed ({msg}); proposing Sobol points", SurrogateFallbackWarning, 2)
@@ -260,9 +295,18 @@ class MOBO(Strategy):
             noise = [None if v is None else v * warp.scale[j] ** 2 for j, v in enumerate(noise)]
             if ref is not None:  # several objectives: the hypervolume is measured in raw units
                 unwarp = warp.unmap
+        tasks = priors = None
+        if self.model_transfer:
+            tasks = self._transfer_tasks(Y)
+            if self.transfer == "mtgp":  # multi-task GPs learn their noise per task
+                noise = [None if t else v for t, v in zip(tasks, noise)]
+            else:
+                priors, tasks = self._source_models(tasks), None
+            info["transfer"] = self.transfer
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = fit_model(X, Y, noise, self.cat_dims, self.features)
+            transfer = {k: v for k, v in (("tasks", tasks), ("priors", priors)) if v is not None}
+            model = fit_model(X, Y, noise, self.cat_dims, self.features, **transfer)
             feasibility = None  # several objectives with gross failures: a GP of failed (+1) / not (-1)
             if failed.any():
                 info["gross_failures"] = int(failed.sum())
@@ -288,6 +332,37 @@ class MOBO(Strategy):
         if values is not None and values.numel() == 1:
             info = {**info, "batch_acq_value": float(values)}  # the joint (log-)acquisition value of the batch
         return cand, [dict(info) for _ in range(n)]
+
+    def _as_pending(self, proposals: Sequence[Proposal]) -> list[Trial]:
+        """Proposals of this ask as pending trials (the GP's ``X_pending``)."""
+        return [Trial(id=-1, config=dict(p.config), seed=0) for p in proposals]
+
+    def _source_models(self, tasks: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[list[Any]]:
+        """The sources' GPs (``transfer="mean"``), fitted at the first model ask and kept: the sources never
+        change within a study (fitting is deterministic, so a resumed study fits the same ones)."""
+        if getattr(self, "_priors", None) is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                self._priors = fit_sources(tasks, self.cat_dims, self.features)
+        return self._priors
+
+    def _transfer_tasks(self, Y: torch.Tensor) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Per objective, the warm start's observations as GP tasks ``(X_s [n_s, d], y_s [n_s])``: warped like
+        the target column ``Y[:, j]`` (``[n, m]``, already warped) and matched to its mean and std."""
+        out = []
+        for j in range(Y.shape[1]):
+            target = Y[:, j]
+            tasks = []
+            for configs, values in self.warm.observations(j):
+                y = torch.as_tensor(values, dtype=torch.float64).unsqueeze(-1)
+                if self.warp == "half-rank-log":
+                    y = OutputWarp(y).warped
+                y = y[:, 0]
+                sd = float(y.std()) if len(y) > 1 else 0.0
+                scale = float(target.std()) / sd if len(target) > 1 and sd > 0 else 0.0
+                tasks.append((self.space.to_unit(configs), (y - y.mean()) * scale + target.mean()))
+            out.append(tasks)
+        return out
 
     def _optimize_discrete(
         self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,

@@ -32,6 +32,7 @@ from nago.errors import NagoError, check_fail_kind
 from nago.study.trial import Trial, TrialState
 
 SCHEMA_VERSION = 1
+STORE_FILE = "study.sqlite"  # a study directory's store
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS meta (

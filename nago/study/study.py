@@ -26,14 +26,14 @@ from nago.objectives.base import Objective
 from nago.study.runner import Outcome, derive_seed, run_trial
 from nago.analysis.pareto import hypervolume, objective_matrix, pareto_trials, reference_point
 from nago.config.space import SearchSpace
-from nago.study.storage import TrialStore
+from nago.study.storage import STORE_FILE, TrialStore
 from nago.strategies import STRATEGIES, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState, parse_objectives
+from nago.study.warm_start import WarmStart, load_warm_start
 
 if TYPE_CHECKING:
     from nago.study.executors import Executor
 
-STORE_FILE = "study.sqlite"
 Callback = Callable[["Study", Trial], None]
 
 
@@ -58,6 +58,15 @@ class Study:
         meta: extra records kept in the store (``run_file``, ``model``, ...). Its ``"protocol"`` entry
             (what a trial measures: data and its options, model budget and head, training protocol,
             samples; or the table file) is part of the study's identity.
+        warm_start: earlier studies to start from (directories or store files, or a loaded
+            :class:`~nago.study.warm_start.WarmStart`); see "Warm starts" below.
+
+    Warm starts (:mod:`nago.study.warm_start`): the sources are read and checked (same searchable
+    parameters, objectives mapped) before anything is created, and a snapshot of their observations is
+    kept in the store (meta ``"warm_start"``); the strategy gets it
+    (:meth:`~nago.strategies.base.Strategy.set_warm_start`; strategies without warm starts refuse it).
+    A resume uses the stored snapshot, with or without ``warm_start`` (given, it must name the same
+    sources); reports say where the prior came from.
 
     A study's identity, checked on resume: objectives, searchable parameters and their ranges, fixed
     values (``--set``), strategy, seed, fidelity, and ``meta["protocol"]``. Parts an older store did
@@ -96,6 +105,7 @@ class Study:
         name: str | None = None,
         resume: bool = False,
         meta: Mapping[str, Any] | None = None,
+        warm_start: "Sequence[str | Path] | WarmStart | None" = None,
     ) -> None:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError(f"batch: got {batch!r}; allowed: an integer >= 1")
@@ -117,7 +127,10 @@ class Study:
             self.strategy = strategy
         if ref_point is not None:
             self._hand_ref_point([float(v) for v in ref_point])
+        warm = self._load_warm_start(warm_start)
         identity = protocol_identity(self, meta)
+        if warm is not None:
+            identity["warm_start"] = sorted(s.path for s in warm.sources)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / STORE_FILE
         existed = path.exists()
@@ -127,6 +140,8 @@ class Study:
                 self.store.close()
                 raise ConfigError(f"{self.run_dir} already holds a study; resume it (--resume) or choose another --out")
             diff = identity_diff(self.store.get_meta("identity"), identity)
+            if warm is not None and "warm_start" not in self.store.get_meta("identity"):
+                diff.append("warm_start was none, now " + ", ".join(identity["warm_start"]))
             if diff:
                 self.store.close()
                 raise ConfigError(f"cannot resume {self.run_dir}: it holds another study ({'; '.join(diff)}); "
@@ -138,6 +153,12 @@ class Study:
             self.store.set_meta("created", time.time())
             for k, v in (meta or {}).items():
                 self.store.set_meta(k, v)
+            if warm is not None:
+                self.store.set_meta("warm_start", warm.to_json())
+        stored = self.store.get_meta("warm_start")
+        self.warm_start: WarmStart | None = WarmStart.from_json(stored) if stored else None
+        if self.warm_start is not None:
+            self.strategy.set_warm_start(self.warm_start)
         if ref_point is not None:
             self.store.set_meta("ref_point", [float(v) for v in ref_point])
             self.store.set_meta("ref_point_source", "configured")
@@ -149,6 +170,18 @@ class Study:
             except ConfigError:
                 self.store.close()
                 raise
+
+    def _load_warm_start(self, warm_start: "Sequence[str | Path] | WarmStart | None") -> "WarmStart | None":
+        """Read and check the warm-start sources; hand them to the strategy (which may refuse)."""
+        if warm_start is None or (not isinstance(warm_start, WarmStart) and len(warm_start) == 0):
+            return None
+        warm = warm_start if isinstance(warm_start, WarmStart) else load_warm_start(
+            [warm_start] if isinstance(warm_start, (str, Path)) else list(warm_start), space=self.space, objectives=self.objectives)
+        own = (self.run_dir / STORE_FILE).resolve()
+        if any(Path(s.path).resolve() / STORE_FILE == own for s in warm.sources):
+            raise ConfigError(f"warm start: {self.run_dir} is this study's own directory; allowed: earlier studies")
+        self.strategy.set_warm_start(warm)
+        return warm
 
     def _hand_ref_point(self, ref_point: list[float]) -> None:
         """Give the configured reference point to the strategy (see the class docstring)."""

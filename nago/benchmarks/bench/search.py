@@ -32,6 +32,17 @@ one average full-fidelity query (the table's mean cost at the highest fidelity; 
 without fidelities), at checkpoints and as ``*_cost.png`` plots; ``--cost C`` ends each run once it has
 spent ``C`` such units (with ``--queries`` as a cap too).
 
+Warm starts (``--warm-start SOURCE_SPACE``, issue 15): a strategy named ``NAME+warm`` in ``--strategies``
+runs ``NAME`` warm-started (:mod:`nago.study.warm_start`) from a source study on ``SOURCE_SPACE`` (a table
+space over the same parameters, e.g. ``spaces/nb201.toml`` with its CIFAR-10 metric for a CIFAR-100 target):
+per seed ``s`` one ``--warm-source-strategy`` study of ``--warm-source-queries`` queries with its own seed
+``1000 + s``, kept under ``--warm-sources DIR`` (default ``OUT/sources``, reused and resumed by later runs).
+``--warm-reverse`` makes the source adversarial: it optimises each of its metrics in the opposite direction,
+so its best configs are the worst. ``--set NAME+warm.OPTION=V`` sets an option of the warm runs only.
+
+Every finished run is kept in ``OUT/runs/LABEL-sSEED.json`` and read back by a later invocation with the
+same settings, so a stopped benchmark resumes where it was.
+
 ``--out DIR`` writes ``results.json``, ``results.md`` (a Markdown table at a few query counts) and PNG
 plots. Runs are spread over ``--workers`` processes (spawned; each pins torch to ``--threads``).
 """
@@ -68,7 +79,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a strategy option, e.g. rea.population=20 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
-    p.add_argument("--out", default=None, help="directory for results.json, results.md and plots")
+    p.add_argument("--out", default=None, help="directory for results.json, results.md, plots and finished runs")
+    p.add_argument("--warm-start", default=None, metavar="SOURCE_SPACE",
+                   help="table space of the source studies of the NAME+warm strategies (see the docstring)")
+    p.add_argument("--warm-source-strategy", default="mobo", help="strategy of the source studies (default mobo)")
+    p.add_argument("--warm-source-queries", type=int, default=100, help="queries per source study (default 100)")
+    p.add_argument("--warm-reverse", action="store_true",
+                   help="adversarial sources: they optimise their metrics in the opposite direction")
+    p.add_argument("--warm-sources", default=None, metavar="DIR",
+                   help="where the source studies are kept (default OUT/sources, else a temporary directory)")
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,13 +122,50 @@ def strategy_options(table, strategy: str, options: dict[str, Any]) -> dict[str,
     return dict(options)
 
 
+WARM = "+warm"  # label suffix of a warm-started strategy
+SOURCE_SEED = 1000  # source study of seed s: seed SOURCE_SEED + s
+
+
+def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse: bool, run_dir: str, threads: int) -> str:
+    """The source study of a warm start (run, or resumed up to ``queries`` finished trials); its directory."""
+    import torch
+
+    from nago.objectives.table import TableObjective
+    from nago.study.study import Study
+
+    if threads:
+        torch.set_num_threads(threads)
+    space, table = _load(space_path)
+    objectives = [f"{o.name}:{'min' if o.maximize == (not reverse) else 'max'}" for o in table.search]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = Study(run_dir=run_dir, space=space, objective=TableObjective(table=table), objectives=objectives,
+                      strategy=strategy, seed=SOURCE_SEED + seed, resume=True, name=f"source-s{seed}")
+        try:
+            if len(study._finished()) < queries:
+                study.optimize(n_trials=queries, progress=False)
+        finally:
+            study.close()
+    return run_dir
+
+
 def run_one(space_path: str, strategy: str, seed: int, queries: int | None, options: dict[str, Any], threads: int,
-            cost: float | None = None) -> dict[str, Any]:
-    """One Study of ``queries`` trials or until ``cost`` (in average full-fidelity queries) is spent.
+            cost: float | None = None, warm: str | None = None, label: str | None = None,
+            keep: str | None = None) -> dict[str, Any]:
+    """One Study of ``queries`` trials or until ``cost`` (in average full-fidelity queries) is spent,
+    warm-started from the study directory ``warm`` if given, reported under ``label`` (default the
+    strategy); kept in the JSON file ``keep`` and read from it when it holds a run of the same settings.
 
     Returns the queried rows in order (-1: failed), whether each was at the highest fidelity, the cost of
     each (same units), how each was proposed and the wall time."""
     import torch
+
+    key = {"space": space_path, "strategy": strategy, "seed": seed, "queries": queries, "cost": cost,
+           "options": json.loads(json.dumps(options, default=str)), "warm": warm}
+    if keep and Path(keep).is_file():
+        kept = json.loads(Path(keep).read_text())
+        if kept.get("key") == key:
+            return kept["run"]
 
     from nago.study.study import Study
     from nago.objectives.table import TableObjective
@@ -130,7 +186,7 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int | None, opti
         warnings.simplefilter("ignore")
         study = Study(run_dir=tmp, space=space, objective=TableObjective(table=table), objectives=[str(s) for s in table.search],
                       strategy=strategy, strategy_options=strategy_options(table, strategy, options), seed=seed,
-                      ref_point=table.ref_point)
+                      ref_point=table.ref_point, warm_start=[warm] if warm else None)
         try:
             study.optimize(n_trials=queries, callbacks=[budget], progress=False)
             trials = study.trials
@@ -141,8 +197,12 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int | None, opti
     full = [top is None or t.fidelity is None or abs(float(t.fidelity) - top) < 1e-9 * top for t in trials]
     costs = [float(t.metrics.get("query_cost", 0.0)) / unit for t in trials]
     sources = [str(t.info.get("source", "?")) for t in trials]
-    return {"strategy": strategy, "seed": seed, "rows": rows, "full": full, "costs": costs, "sources": sources,
-            "seconds": time.perf_counter() - t0}
+    out = {"strategy": label or strategy, "seed": seed, "rows": rows, "full": full, "costs": costs, "sources": sources,
+           "seconds": time.perf_counter() - t0}
+    if keep:
+        Path(keep).parent.mkdir(parents=True, exist_ok=True)
+        Path(keep).write_text(json.dumps({"key": key, "run": out}))
+    return out
 
 
 def curves(table, rows: list[int], full: list[bool] | None = None) -> dict[str, list[float]]:
@@ -255,11 +315,21 @@ def summarise(table, runs: list[dict[str, Any]], queries: int, cost_grid: list[f
 
 
 def run(args: argparse.Namespace) -> dict:
-    from nago.strategies import STRATEGIES
+    from nago.strategies import STRATEGIES, WARM_START_STRATEGIES
 
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]  # labels: NAME or NAME+warm
     for s in strategies:
-        STRATEGIES.get(s)  # unknown names fail here, listing the allowed ones
+        name = s.removesuffix(WARM)
+        STRATEGIES.get(name)  # unknown names fail here, listing the allowed ones
+        if s.endswith(WARM) and name not in WARM_START_STRATEGIES:
+            raise ConfigError(f"--strategies: {s!r}: {name} takes no warm start; allowed: {', '.join(WARM_START_STRATEGIES)}")
+    warm_labels = [s for s in strategies if s.endswith(WARM)]
+    if warm_labels and not args.warm_start:
+        raise ConfigError(f"--strategies {','.join(warm_labels)}: warm-started runs need --warm-start SOURCE_SPACE")
+    if args.warm_start and not warm_labels:
+        raise ConfigError("--warm-start: no NAME+warm strategy to warm-start; allowed: e.g. --strategies mobo,mobo+warm")
+    if len(set(strategies)) < len(strategies):
+        raise ConfigError(f"--strategies: got {args.strategies!r}; allowed: each label once")
     if args.queries is None and args.cost is None:
         args.queries = 100
     for field in ("seeds", "queries", "workers"):
@@ -267,16 +337,27 @@ def run(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--{field}: got {getattr(args, field)}; allowed: an integer >= 1")
     if args.cost is not None and not args.cost > 0:
         raise ConfigError(f"--cost: got {args.cost}; allowed: a number > 0 (average full-fidelity queries)")
+    if args.warm_source_queries < 1:
+        raise ConfigError(f"--warm-source-queries: got {args.warm_source_queries}; allowed: an integer >= 1")
     options = parse_options(args.options, strategies)
     space_path = str(Path(args.space).resolve())
     space, table = _load(space_path)
-    jobs = [(space_path, s, seed, args.queries, options.get(s, {}), args.threads, args.cost)
-            for s in strategies for seed in range(args.seeds)]
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(run_one, *zip(*jobs)))
-    else:
-        results = [run_one(*job) for job in jobs]
+    scratch = None  # warm starts without --out or --warm-sources: the source studies live in a temporary directory
+    if warm_labels and not (args.out or args.warm_sources):
+        scratch = tempfile.TemporaryDirectory(prefix="nago-bench-search-sources-")
+    try:
+        warm_dirs = _sources(args, space_path, scratch.name if scratch else None) if warm_labels else {}
+        keep = Path(args.out) / "runs" if args.out else None
+        jobs = []
+        for s in strategies:
+            name, warm = s.removesuffix(WARM), s.endswith(WARM)
+            opts = {**options.get(name, {}), **options.get(s, {})} if warm else options.get(s, {})
+            jobs += [(space_path, name, seed, args.queries, opts, args.threads, args.cost, warm_dirs.get(seed) if warm else None,
+                      s, str(keep / f"{s}-s{seed}.json") if keep else None) for seed in range(args.seeds)]
+        results = _map(run_one, jobs, args.workers)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     best = table.best_row()
     max_cost = max(sum(r["costs"]) for r in results)
     grid = np.linspace(0, max_cost, 201)[1:].tolist()
@@ -284,6 +365,9 @@ def run(args: argparse.Namespace) -> dict:
         "space": args.space, "seeds": args.seeds, "queries_total": max(len(r["rows"]) for r in results),
         "queries_limit": args.queries, "cost_limit": args.cost, "cost_unit": table.full_query_cost(),
         "cost_checkpoints": cost_checkpoints(max_cost), "options": options,
+        "warm_start": None if not warm_labels else {
+            "source_space": args.warm_start, "strategy": args.warm_source_strategy, "queries": args.warm_source_queries,
+            "reverse": bool(args.warm_reverse), "seeds": [SOURCE_SEED + s for s in range(args.seeds)]},
         "search": [str(s) for s in table.search], "report": (table.report or table.search)[0].name,
         "optimum": {"row": best, "key": table.keys[best], **{k: v for k, v in table.metrics_of(best).items() if k != "table_row"}},
         "strategies": {s: summarise(table, [r for r in results if r["strategy"] == s], args.queries,
@@ -293,6 +377,31 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         write_outputs(Path(args.out), result)
     return result
+
+
+def _map(fn, jobs: list[tuple], workers: int) -> list[Any]:
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+            return list(pool.map(fn, *zip(*jobs)))
+    return [fn(*job) for job in jobs]
+
+
+def _sources(args: argparse.Namespace, target_path: str, scratch: str | None) -> dict[int, str]:
+    """Run (or resume) the source study of every seed; ``{seed: directory}``."""
+    from nago.strategies import STRATEGIES
+
+    source_path = str(Path(args.warm_start).resolve())
+    source_space, _ = _load(source_path)
+    target_space, _ = _load(target_path)
+    if source_space.names != target_space.names:
+        raise ConfigError(f"--warm-start {args.warm_start}: parameters {source_space.names}, the target's "
+                          f"{target_space.names}; allowed: a table space over the same parameters")
+    STRATEGIES.get(args.warm_source_strategy)
+    root = Path(args.warm_sources) if args.warm_sources else (Path(args.out) / "sources" if args.out else Path(scratch))
+    tag = f"{Path(source_path).stem}-{args.warm_source_strategy}-q{args.warm_source_queries}{'-reversed' if args.warm_reverse else ''}"
+    jobs = [(source_path, args.warm_source_strategy, seed, args.warm_source_queries, bool(args.warm_reverse),
+             str(root / f"{tag}-s{seed}"), args.threads) for seed in range(args.seeds)]
+    return dict(enumerate(_map(source_one, jobs, args.workers)))
 
 
 def checkpoints(queries: int) -> list[int]:
