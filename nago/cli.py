@@ -162,11 +162,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     run = RunConfig.from_toml(args.run)
     executor = build_executor(run, name=args.executor, workers=args.workers)
     study = study_from_run(run, out=args.out, strategy=args.strategy, seed=args.seed, resume=args.resume,
-                           assignments=parse_assignments(args.set), data_root=args.data_root, device=args.device)
+                           assignments=parse_assignments(args.set), data_root=args.data_root, device=args.device,
+                           warm_start=args.warm_start or None)
     trials = args.trials if args.trials is not None else run.search.trials
     limit = args.time_limit if args.time_limit is not None else run.search.time_limit_s
     print(f"nago: study {study.name} in {study.run_dir} ({study.strategy_name}, objectives "
           f"{', '.join(map(str, study.objectives))}, {trials} trials)", file=sys.stderr)
+    if study.warm_start is not None:
+        print(f"nago: warm start from {study.warm_start.describe()}", file=sys.stderr)
     try:
         study.optimize(n_trials=trials, timeout_s=limit, progress=not args.no_progress, executor=executor)
     finally:
@@ -267,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=int, default=None, help="root seed of the study (default: the run's)")
     se.add_argument("--out", default=None, help="run directory (default: runs/out/<run name>)")
     se.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a generator parameter (repeatable)")
+    se.add_argument("--warm-start", action="append", default=[], metavar="STUDY_DIR",
+                    help="start from an earlier study over the same space: its best configs first, its observations in "
+                    "the model (repeatable; default: the run's [search] warm_start; mobo, mo-bohb, moasha, bohb)")
     se.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (default: the run's, else none)")
     se.add_argument("--data-root", default=None, help="dataset folder (default: the run's [data] root)")
     se.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default: the run's, else auto)")

@@ -110,7 +110,8 @@ def _load(run_dir: Path) -> tuple[list[Trial], dict[str, Any]]:
     if not path.is_file():
         raise NagoError(f"{path}: no trial store (run directory {str(run_dir)!r}); run `nago search` first or pass a run directory")
     with TrialStore(path) as store:
-        return store.trials(), {k: store.get_meta(k) for k in ("objectives", "ref_point", "ref_point_source", "run_name")}
+        return store.trials(), {k: store.get_meta(k) for k in ("objectives", "ref_point", "ref_point_source", "run_name",
+                                                               "warm_start")}
 
 
 def _resolve_objectives(objectives: Sequence[ObjectiveSpec | str] | None, stored: Any, path: Path) -> list[ObjectiveSpec]:
@@ -179,9 +180,23 @@ def write_report(
             run_dir / "hypervolume.png", [t.id for t in scored], history, ref_point=ref, title=title
         )
     text = _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, ref_source, written)
+    if meta["warm_start"]:
+        text = text.replace("## Trials by state\n", _warm_section(meta["warm_start"], trials) + "## Trials by state\n", 1)
     written["report.md"] = run_dir / "report.md"
     written["report.md"].write_text(text, encoding="utf-8")
     return written
+
+
+def _warm_section(stored: Any, trials: Sequence[Trial]) -> str:
+    """``## Warm start``: where the study's prior came from (:mod:`nago.study.warm_start`)."""
+    from nago.study.warm_start import WarmStart
+
+    warm = WarmStart.from_json(stored)
+    first = sum(t.info.get("source") == "warm" for t in trials)
+    lines = ["## Warm start\n", "This study started from earlier studies (a snapshot of their observations is kept in its store):\n"]
+    lines += [f"- {line}" for line in warm.describe().splitlines()]
+    lines.append(f"\n{first} trial(s) evaluated the earlier studies' best configs (`info.source = warm`).\n")
+    return "\n".join(lines) + "\n"
 
 
 def _short(message: str | None) -> str:

@@ -24,6 +24,7 @@ def study_from_run(
     data_root: str | None = None,
     device: str | None = None,
     progress_each: bool = False,
+    warm_start: "list[str | Path] | None" = None,
 ) -> Study:
     """A :class:`Study` as a run file describes it (what ``nago search`` runs).
 
@@ -39,6 +40,9 @@ def study_from_run(
         assignments: generator parameters to fix for this search (``--set``).
         data_root, device: override ``[data] root`` and ``[evaluate] device``.
         progress_each: show a progress bar per trained network too.
+        warm_start: earlier study directories to start from (``--warm-start``; relative to the working
+            directory); default ``[search] warm_start`` (relative to the run file). See
+            :mod:`nago.study.warm_start`.
     """
     import dataclasses
 
@@ -96,6 +100,7 @@ def study_from_run(
         name=rc.name,
         resume=resume,
         meta=meta,
+        warm_start=list(warm_start) if warm_start else [base / p for p in search.warm_start] or None,
     )
 
 

@@ -177,6 +177,11 @@ class Study:
             return None
         warm = warm_start if isinstance(warm_start, WarmStart) else load_warm_start(
             [warm_start] if isinstance(warm_start, (str, Path)) else list(warm_start), space=self.space, objectives=self.objectives)
+        if not getattr(self.strategy, "supports_warm_start", False):
+            from nago.strategies import WARM_START_STRATEGIES
+
+            raise ConfigError(f"strategy {self.strategy_name!r} takes no warm start; allowed: one of "
+                              f"{', '.join(WARM_START_STRATEGIES)}")
         own = (self.run_dir / STORE_FILE).resolve()
         if any(Path(s.path).resolve() / STORE_FILE == own for s in warm.sources):
             raise ConfigError(f"warm start: {self.run_dir} is this study's own directory; allowed: earlier studies")

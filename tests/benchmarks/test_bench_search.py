@@ -28,7 +28,8 @@ def test_bench_search_nb201_json(capsys, tmp_path):
         assert all(a <= b for a, b in zip(s["best_search_mean"], s["best_search_mean"][1:]))
         assert 85 < s["best_test_mean"][-1] <= 94.38 and sum(s["sources"].values()) == 30
     assert r["optimum"]["row"] == 6111
-    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png", "best_test_cost.png"}
+    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "best_test.png", "best_test_cost.png", "runs"}
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [f"{s}-s{i}.json" for s in ("random", "rea") for i in (0, 1)]
     assert all(s["cost_total_mean"] == 15 for s in r["strategies"].values())  # no fidelities: a query costs 1
     assert "| rea |" in (tmp_path / "results.md").read_text()
 
