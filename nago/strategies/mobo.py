@@ -297,11 +297,11 @@ class MOBO(Strategy):
                 unwarp = warp.unmap
         tasks = priors = None
         if self.model_transfer:
-            tasks = self._transfer_tasks(Y)
             if self.transfer == "mtgp":  # multi-task GPs learn their noise per task
+                tasks = self._transfer_tasks(Y)
                 noise = [None if t else v for t, v in zip(tasks, noise)]
             else:
-                priors, tasks = self._source_models(tasks), None
+                priors = self._source_models()
             info["transfer"] = self.transfer
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -337,21 +337,25 @@ class MOBO(Strategy):
         """Proposals of this ask as pending trials (the GP's ``X_pending``)."""
         return [Trial(id=-1, config=dict(p.config), seed=0) for p in proposals]
 
-    def _source_models(self, tasks: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[list[Any]]:
+    def _source_models(self) -> list[list[Any]]:
         """The sources' GPs (``transfer="mean"``), fitted at the first model ask and kept: the sources never
-        change within a study (fitting is deterministic, so a resumed study fits the same ones)."""
+        change within a study (fitting is seeded, so a resumed study fits the same ones)."""
         if getattr(self, "_priors", None) is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                self._priors = fit_sources(tasks, self.cat_dims, self.features)
+                # from the sources alone: scaled to no target column, so the fit depends on nothing else
+                self._priors = fit_sources(self._transfer_tasks(None), self.cat_dims, self.features)
+        for model in (m for per in self._priors for m in per):
+            model.train()  # drops gpytorch's prediction caches: every ask computes from the same state
+            model.eval()  # (an ask must not depend on what earlier asks asked, or a resume would differ)
         return self._priors
 
-    def _transfer_tasks(self, Y: torch.Tensor) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Per objective, the warm start's observations as GP tasks ``(X_s [n_s, d], y_s [n_s])``: warped like
-        the target column ``Y[:, j]`` (``[n, m]``, already warped) and matched to its mean and std."""
+    def _transfer_tasks(self, Y: torch.Tensor | None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Per objective, the warm start's observations as GP tasks ``(X_s [n_s, d], y_s [n_s])``, warped like
+        the target's; matched to the mean and std of the target column ``Y[:, j]`` (``[n, m]``, already
+        warped), or standardised when ``Y`` is ``None``."""
         out = []
-        for j in range(Y.shape[1]):
-            target = Y[:, j]
+        for j in range(len(self.objectives)):
             tasks = []
             for configs, values in self.warm.observations(j):
                 y = torch.as_tensor(values, dtype=torch.float64).unsqueeze(-1)
@@ -359,8 +363,10 @@ class MOBO(Strategy):
                     y = OutputWarp(y).warped
                 y = y[:, 0]
                 sd = float(y.std()) if len(y) > 1 else 0.0
-                scale = float(target.std()) / sd if len(target) > 1 and sd > 0 else 0.0
-                tasks.append((self.space.to_unit(configs), (y - y.mean()) * scale + target.mean()))
+                z = (y - y.mean()) / sd if sd > 0 else y - y.mean()
+                if Y is not None:
+                    z = z * (float(Y[:, j].std()) if len(Y) > 1 else 0.0) + Y[:, j].mean()
+                tasks.append((self.space.to_unit(configs), z))
             out.append(tasks)
         return out
 

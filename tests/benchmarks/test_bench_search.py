@@ -148,3 +148,50 @@ def test_cost_budget_and_fidelities_on_a_small_table(tmp_path, capsys):
     assert bench.strategy_options(table, "moasha", {"max_budget": 36}) == {"max_budget": 36}
     assert bench.strategy_options(table, "random", {}) == {}
     assert (tmp_path / "out" / "hv_ratio_cost.png").is_file()
+
+
+def test_warm_start_runs_sources_once_labels_warm_runs_and_resumes(tmp_path, capsys):
+    """NAME+warm runs warm-started from per-seed source studies (seed 1000 + s, kept and reused); the
+    sources optimise the source table's metrics in their own direction, or reversed with --warm-reverse;
+    finished runs are read back by a second invocation."""
+    from _mf_table import write_mf_table
+
+    from nago.study.storage import TrialStore
+
+    path = write_mf_table(tmp_path)
+    base = ["bench", "search", str(path), "--seeds", "2", "--queries", "6", "--warm-start", str(path),
+            "--warm-source-strategy", "random", "--warm-source-queries", "8", "--json", "--set", "moasha+warm.warm_init=3"]
+    for reverse in (False, True):
+        out = tmp_path / f"out-{reverse}"
+        argv = base + ["--strategies", "moasha,moasha+warm", "--out", str(out)] + (["--warm-reverse"] if reverse else [])
+        assert main(argv) == 0
+        r = json.loads(capsys.readouterr().out)
+        assert set(r["strategies"]) == {"moasha", "moasha+warm"} and r["warm_start"]["reverse"] == reverse
+        assert r["warm_start"]["seeds"] == [1000, 1001]
+        warm = r["strategies"]["moasha+warm"]
+        assert warm["sources"]["warm"] == 6 and "warm" not in r["strategies"]["moasha"]["sources"]
+        sources = sorted((out / "sources").iterdir())
+        assert [p.name for p in sources] == [f"mf-random-q8{'-reversed' if reverse else ''}-s{s}" for s in (0, 1)]
+        with TrialStore(sources[0] / "study.sqlite") as store:
+            assert store.get_meta("objectives") == (["acc:min", "time:max"] if reverse else ["acc:max", "time:min"])
+            assert store.get_meta("identity")["seed"] == 1000 and store.count() == 8
+    # a second invocation reads the finished runs back (same rows) instead of running them again
+    kept = json.loads((out / "runs" / "moasha+warm-s1.json").read_text())
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["strategies"]["moasha+warm"]["runs"][1]["seconds"] == kept["run"]["seconds"]
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--strategies", "random,random+warm", "--warm-start", "S"], "random takes no warm start"),
+    (["--strategies", "mobo+warm"], "need --warm-start"),
+    (["--strategies", "mobo", "--warm-start", "S"], "no NAME\\+warm strategy"),
+])
+def test_warm_start_arguments(argv, match):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args([str(SPACES / "nb201.toml"), "--seeds", "1", "--queries", "2", *argv])
+    with pytest.raises(ConfigError, match=match):
+        bench.run(args)

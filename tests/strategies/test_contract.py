@@ -177,3 +177,40 @@ def test_small_discrete_space_never_repeats(name):
 def test_unknown_option_is_a_config_error(name):
     with pytest.raises(ConfigError, match="definitely_not_an_option"):
         make(name, definitely_not_an_option=1)
+
+
+def _warm_start(n: int = 12):
+    """A WarmStart from a synthetic earlier study over SPACE (same objectives, values as `evaluate` gives)."""
+    import numpy as np
+
+    from nago.study.warm_start import WarmSource, WarmStart
+
+    configs = SPACE.sample(123, n)
+    done = [evaluate(i, Proposal(c), fail=False) for i, c in enumerate(configs)]
+    values = np.array([[t.metrics["acc"], -t.metrics["mem"]] for t in done])
+    return WarmStart(sources=(WarmSource(path="/earlier", name="earlier", mapping=tuple(map(str, OBJECTIVES)),
+                                         configs=tuple(configs), values=values),))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_warm_start_taken_or_refused(name):
+    """Strategies in WARM_START_STRATEGIES evaluate the earlier studies' best configs first and keep the
+    contract (valid, unseen, deterministic); the others refuse a warm start with a ConfigError."""
+    from nago.strategies import WARM_START_STRATEGIES
+
+    s = make(name)
+    assert getattr(type(s), "supports_warm_start", False) == (name in WARM_START_STRATEGIES)
+    warm = _warm_start()
+    if name not in WARM_START_STRATEGIES:
+        with pytest.raises(ConfigError, match="takes no warm start"):
+            s.set_warm_start(warm)
+        return
+    s.set_warm_start(warm)
+    first = s.ask(2)
+    best = warm.initial_configs(SPACE, 2)
+    assert [p.config for p in first] == best and all(p.info["source"] == "warm" for p in first)
+    s.set_warm_start(warm)
+    history = simulate(s, steps=6)
+    again = make(name)
+    again.set_warm_start(warm)
+    assert configs(s.ask(2)) == configs((again.tell(history), again.ask(2))[1])

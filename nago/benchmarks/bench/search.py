@@ -136,7 +136,7 @@ def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse:
     if threads:
         torch.set_num_threads(threads)
     space, table = _load(space_path)
-    objectives = [f"{o.name}:{'min' if o.maximize == (not reverse) else 'max'}" for o in table.search]
+    objectives = [f"{o.name}:{'max' if o.maximize != reverse else 'min'}" for o in table.search]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = Study(run_dir=run_dir, space=space, objective=TableObjective(table=table), objectives=objectives,
