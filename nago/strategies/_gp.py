@@ -47,6 +47,8 @@ from nago.study.trial import ObjectiveSpec, Trial
 
 CAT_LENGTHSCALE_PRIOR = (0.0, 1.0)  # LogNormal(loc, scale) of the categorical lengthscales
 FAILURE_SPREADS = 10.0  # gross_failures: this many upper-half RMS deviations below the median
+MTGP_MAXITER = 60  # L-BFGS iterations of a fit with a multi-task GP: 6x faster than to convergence on NB201
+# (125 points: 1.7 s instead of 10 s), at a marginal likelihood within a few percent
 YVAR_FLOOR = 1e-5  # relative to the variance of the observed values (gpytorch clamps standardised noise at 1e-6)
 
 
@@ -127,12 +129,13 @@ def fit_model(
             models[-1] = _multi_task(X, Y[:, j], tasks[j], models[-1].covar_module if features is not None or cat_dims else None)
         if priors is not None and priors[j]:
             models[-1].mean_module = TransferMean(priors[j])
+    capped = {"optimizer_kwargs": {"options": {"maxiter": MTGP_MAXITER}}} if any(isinstance(m, MultiTaskGP) for m in models) else {}
     if len(models) == 1:
         model = models[0]
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **capped)
     else:
         model = ModelListGP(*models)
-        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model), **capped)
     return model
 
 
