@@ -72,17 +72,21 @@ Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Tw
 * the initial design: the first ``warm_init`` proposals (default ``n_init // 2``) are the earlier
   studies' best configs (their Pareto front, spread first, then the next ranks; several sources in turn),
   in place of as many Sobol points;
-* the model (``transfer = "mtgp"``, the default): every objective an earlier study observed gets a
-  multi-task GP (:func:`nago.strategies._gp.fit_model`), the study as the task, the target's
-  posterior out; each source's values are warped like the target's and matched to the target's mean and
-  spread. The GP then takes over once ``warm_init`` target observations exist (the sources already
-  cover the space the Sobol points would), not after ``n_init``. ``transfer = "none"``: the initial
-  design only. Why a multi-task GP (measured, BENCHMARKS.md "Warm starts"): how much a source counts is
-  its learned correlation with the target, so an unrelated or reversed source fades out (the task
-  correlations are kept positive) as target data arrive, without a hand-set weight.
+* the model (``transfer``): ``"mean"`` (the default) fits a GP to each earlier study's (warped,
+  standardised) values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a
+  learned weight ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a
+  multi-task GP, the study as the task (positive task correlations, target's posterior out); ``"none"``:
+  the initial design only. With a model transfer the GP takes over once ``warm_init`` target observations
+  exist (the sources already cover the space the Sobol points would), not after ``n_init``. Why
+  ``"mean"`` (BENCHMARKS.md "Warm starts"): of the three it was best after 25 queries on NB201
+  CIFAR-10 -> CIFAR-100, and ~10x cheaper per ask than the multi-task GP; how much a source counts is a
+  fitted weight, so a source that ranks configs in the opposite order gets ~0 (tested). Its known cost:
+  fitted to a few top configs the weight comes out large and the search stays near the source's optimum
+  (on CIFAR-100 it ended below a cold search after 100 queries).
 
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
-"qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mtgp"``. The ask is deterministic given the seed and the history (torch's
+"qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mean"`` (or ``"mtgp"``).
+The ask is deterministic given the seed and the history (torch's
 global RNG is forked and seeded from both).
 """
 
@@ -148,8 +152,8 @@ class MOBO(Strategy):
             ``"nb201-paths"``); the GP then compares configs by those features. Default: by their dimensions.
         warm_init: with a warm start, how many of the earlier studies' best configs come first; default
             ``n_init // 2`` (at least 1).
-        transfer: with a warm start, ``"mtgp"`` (default: the earlier observations enter a multi-task
-            GP) or ``"none"`` (only the initial configs).
+        transfer: with a warm start, ``"mean"`` (default: the earlier studies' GPs are the prior mean),
+            ``"mtgp"`` (a multi-task GP) or ``"none"`` (only the initial configs).
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
