@@ -75,8 +75,7 @@ class MOBOHB(Strategy):
 
     Warm starts: besides those configs, the GP gets the earlier observations as ``mobo`` does
     (``transfer``, default a prior mean from the sources' GPs; they were measured at the sources'
-    fidelity, and the weights learn how they relate to the model budget); it then needs only
-    ``min(n_min, warm_init)`` observations at its budget (at least 2).
+    fidelity, and the weights learn how they relate to the model budget) once ``n_min`` observations exist.
 
     The hypervolume reference of the acquisition is the study's (``set_ref_point``) when the GP models
     the highest budget; at lower budgets (other accuracy levels) it is inferred from that budget's data.
@@ -177,10 +176,7 @@ class MOBOHB(Strategy):
         for t in self.trials:
             if t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives):
                 counts[self.rung_of(t)] += 1
-        need = self.n_min
-        if self.warm is not None and self._mobo_options.get("transfer", "mean") != "none":
-            need = max(2, min(self.n_min, self.warm_init))
-        ready = [r for r, c in enumerate(counts) if c >= need]
+        ready = [r for r, c in enumerate(counts) if c >= self.n_min]
         if not ready:
             return None
         return ready[-1] if self.model_budget == "highest" else (ready[0] if ready[0] == 0 else None)

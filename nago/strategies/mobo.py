@@ -76,8 +76,10 @@ Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Tw
   standardised) values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a
   learned weight ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a
   multi-task GP, the study as the task (positive task correlations, target's posterior out); ``"none"``:
-  the initial design only. With a model transfer the GP takes over once ``warm_init`` target observations
-  exist (the sources already cover the space the Sobol points would), not after ``n_init``. Why
+  the initial design only. The rest of the initial design stays Sobol: the target data must vary for
+  the weight to be learned (measured: taking over after the ``warm_init`` source configs alone, a reversed
+  source whose best configs all fail on the target gave ``n`` identical observations, no weight could be
+  fitted against them, and the search never left the failing cells: 1 % best accuracy after 100). Why
   ``"mean"`` (BENCHMARKS.md "Warm starts"): of the three it was best after 25 queries on NB201
   CIFAR-10 -> CIFAR-100, and ~10x cheaper per ask than the multi-task GP; how much a source counts is a
   fitted weight, so a source that ranks configs in the opposite order gets ~0 (tested). Its known cost:
@@ -245,9 +247,8 @@ class MOBO(Strategy):
         train = [t for t in train if t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives)]
         out = [Proposal(c, self.fidelity, {"source": "warm"}) for c in self.warm_configs(self.warm_init, pending)[:n]]
         exclude |= {self.space.key(p.config) for p in out}
-        n_init = max(2, min(self.n_init, self.warm_init)) if self.model_transfer else self.n_init
         sobol_info: dict[str, Any] = {"source": "sobol", "reason": "init"}
-        if n > len(out) and len(train) >= n_init:
+        if n > len(out) and len(train) >= self.n_init:
             seed = int(np.random.SeedSequence([self.seed, skip]).generate_state(1)[0])
             try:
                 X, infos = self._optimize(n - len(out), train, [*pending, *self._as_pending(out)], seed)

@@ -101,14 +101,16 @@ def test_study_evaluates_the_sources_best_first_keeps_the_record_and_resumes(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = _study(tmp_path / "tgt", space, table, ["test:max"], strategy="mobo", seed=1, warm_start=[src],
-                   strategy_options={"n_init": 6, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
+                   strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
         s.optimize(n_trials=6, progress=False)
     first = [t for t in s.trials if t.info.get("source") == "warm"]
     assert [t.id for t in first] == [1, 2, 3]
     ranked = s.warm_start.sources[0].ranked_configs()[:3]
     assert [t.config for t in first] == ranked
-    # with a model transfer the GP takes over after warm_init observations, the sources' GPs in its prior mean
-    assert all(t.info.get("transfer") == "mean" and t.info["source"] == "qlognei" for t in s.trials[3:])
+    # the initial design ends with Sobol points (the weight needs varied target data), then the GP with the
+    # sources' GPs in its prior mean
+    assert s.trials[3].info["source"] == "sobol"
+    assert all(t.info.get("transfer") == "mean" and t.info["source"] == "qlognei" for t in s.trials[4:])
     s.close()
     assert "## Warm start" in (s.report(plots=False) and (tmp_path / "tgt" / "report.md").read_text())
     # resume without --warm-start: the stored snapshot, even once the source is gone
@@ -118,7 +120,7 @@ def test_study_evaluates_the_sources_best_first_keeps_the_record_and_resumes(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = _study(tmp_path / "tgt", space, table, ["test:max"], strategy="mobo", seed=1, resume=True,
-                       strategy_options={"n_init": 6, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
+                       strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
     assert again.warm_start is not None and again.strategy.warm is again.warm_start
     assert again.warm_start.sources[0].configs == s.warm_start.sources[0].configs
     again.close()
