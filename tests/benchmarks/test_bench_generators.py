@@ -155,3 +155,35 @@ def test_bench_generators_end_to_end_and_resume(tmp_path, capsys):
     # other strategy options cannot resume a run made with different ones
     assert main([*argv, "--set", "mobo.n_init=3"]) == 2
     assert "mobo options" in capsys.readouterr().err
+
+
+def test_bench_generators_warm_start_per_seed_source(tmp_path, capsys):
+    run = write_tiny(tmp_path)
+    src = tmp_path / "src"
+    assert main(["bench", "generators", str(run), "--strategies", "random", "--seeds", "1", "--trials", "3",
+                 "--no-final", "--out", str(src)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "warm"
+    base = ["bench", "generators", str(run), "--seeds", "1", "--trials", "2", "--no-final", "--out", str(out)]
+    for argv, needle in [(["--strategies", "mobo+warm"], "need --warm-start"),
+                         (["--strategies", "mobo", "--warm-start", str(src / "random-s{seed}")], "no NAME+warm label"),
+                         (["--strategies", "random+warm", "--warm-start", str(src / "random-s{seed}")], "takes no warm start"),
+                         (["--strategies", "mobo+warm", "--warm-start", str(src / "nowhere-s{seed}")], "warm start")]:
+        assert main([*base, *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err
+        assert not out.exists()  # checked before anything ran
+    assert main([*base, "--strategies", "mobo+warm", "--set", "mobo+warm.warm_init=1",
+                 "--warm-start", str(src / "random-s{seed}"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["warm_start"] == [str(src / "random-s{seed}")] and r["labels"]["mobo+warm"]["options"]["warm_init"] == 1
+    with TrialStore(src / "random-s0" / "study.sqlite") as s:
+        source = s.trials()
+    with TrialStore(out / "mobo+warm-s0" / "study.sqlite") as s:
+        (first, second) = s.trials()
+        warm = s.get_meta("warm_start")
+    points = [(t.metrics["val_acc"], -t.metrics["memory_mb"]) for t in source]
+    front = [t.config for t, p in zip(source, points) if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points)]
+    assert first.info["source"] == "warm" and first.config in front  # warm_init 1: a config of the source's front
+    assert second.info["source"] != "warm"
+    assert warm[0]["path"] == str((src / "random-s0").resolve()) and len(warm[0]["configs"]) == 3

@@ -35,6 +35,12 @@ observations, so hypervolumes compare across strategies and seeds):
   networks for ``--final-epochs`` epochs (default the run's ``[train] epochs``), test accuracy and
   memory mean ± std (sample std) over the networks: the small-scale counterpart of the paper's Table 2.
 
+Warm starts (issue 15): a label ``NAME+warm`` runs ``NAME`` warm-started
+(:mod:`nago.study.warm_start`) from the earlier studies given with ``--warm-start DIR`` (repeatable;
+``{seed}`` in ``DIR`` becomes the run's seed, so each seed can start from its own source, e.g.
+``--warm-start out/bench-digits/mobo-s{seed}``). The sources must search the same parameters as the run
+file (same names and types). ``--set NAME+warm.OPTION=V`` sets an option of the warm runs only.
+
 Resume: a run directory that holds a finished study is read, not re-run; an unfinished one resumes
 (``resume=True``: the store's trials are kept, the strategy is re-told them). A finished final
 evaluation is kept in ``DIR/final/<label>.json``. ``DIR`` gets ``results.json``, ``results.md``,
@@ -63,6 +69,7 @@ from nago.errors import ConfigError
 
 DEFAULT_STRATEGIES = "mobo,bohb,random,nao,optuna-tpe,rnag-mobo"
 RNAG = "rnag-"
+WARM = "+warm"  # label suffix: the strategy warm-started from --warm-start
 FINAL_SEED = 2020  # root seed of the final re-training (its networks differ from the search's)
 _EPS = 1e-9
 
@@ -83,6 +90,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a strategy option of one label, e.g. bohb.min_budget=1 or rnag-mobo.n_init=6 (repeatable)")
     p.add_argument("--data-root", default=None, help="override the run's [data] root")
     p.add_argument("--rnag-space", default=None, help="space of the rnag-* labels (default rnag.toml next to the run's space)")
+    p.add_argument("--warm-start", dest="warm_start", action="append", default=[], metavar="DIR",
+                   help="an earlier study directory for the NAME+warm labels; {seed} in it is the run's seed (repeatable)")
 
 
 def say(msg: str) -> None:
@@ -117,8 +126,9 @@ def bohb_budgets(fidelity: float) -> dict[str, float]:
 
 # -- one run ----------------------------------------------------------------------------------------
 def parse_labels(text: str) -> list[tuple[str, str]]:
-    """``"mobo,rnag-mobo"`` -> ``[("mobo", "mobo"), ("rnag-mobo", "mobo")]`` (label, strategy); names checked."""
-    from nago.strategies import STRATEGIES
+    """``"mobo,rnag-mobo,mobo+warm"`` -> ``[("mobo", "mobo"), ("rnag-mobo", "mobo"), ("mobo+warm", "mobo")]``
+    (label, strategy); names checked, ``+warm`` only for strategies that take a warm start."""
+    from nago.strategies import STRATEGIES, WARM_START_STRATEGIES
 
     labels = [s.strip() for s in text.split(",") if s.strip()]
     if not labels:
@@ -127,12 +137,21 @@ def parse_labels(text: str) -> list[tuple[str, str]]:
         raise ConfigError(f"--strategies: got {text!r}; allowed: each label once")
     out = []
     for label in labels:
-        strategy = label[len(RNAG):] if label.startswith(RNAG) else label
+        name = label.removesuffix(WARM)
+        strategy = name[len(RNAG):] if name.startswith(RNAG) else name
         if strategy not in STRATEGIES.names():
             raise ConfigError(f"--strategies: got {label!r}; allowed: {', '.join(STRATEGIES.names())}, "
-                              "or rnag-STRATEGY for the RNAG space")
+                              f"or rnag-STRATEGY for the RNAG space, each optionally NAME{WARM}")
+        if label.endswith(WARM) and strategy not in WARM_START_STRATEGIES:
+            raise ConfigError(f"--strategies: {label!r}: {strategy} takes no warm start; allowed: "
+                              f"{', '.join(WARM_START_STRATEGIES)}")
         out.append((label, strategy))
     return out
+
+
+def warm_dirs(patterns: list[str], seed: int) -> list[str]:
+    """The ``--warm-start`` directories of seed ``seed`` (``{seed}`` replaced), absolute."""
+    return [str(Path(p.replace("{seed}", str(seed))).resolve()) for p in patterns]
 
 
 def run_config(run_path: str, label: str, strategy: str, options: dict[str, Any], rnag_space: str | None):
@@ -180,8 +199,9 @@ def _spent(trials, fidelity: float) -> float:
 
 
 def run_one(run_path: str, label: str, strategy: str, seed: int, trials: int, options: dict[str, Any],
-            rnag_space: str | None, data_root: str | None, out: str) -> dict[str, Any]:
-    """One (label, seed) study in ``out``: started, resumed, or read when finished. Returns its trials."""
+            rnag_space: str | None, data_root: str | None, out: str, warm: list[str] | None = None) -> dict[str, Any]:
+    """One (label, seed) study in ``out``: started, resumed, or read when finished, warm-started from the
+    study directories ``warm`` if given. Returns its trials."""
     from nago.study.from_run import study_from_run
 
     start = time.perf_counter()
@@ -196,7 +216,8 @@ def run_one(run_path: str, label: str, strategy: str, seed: int, trials: int, op
     name = f"{label}-s{seed}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fallbacks show up in the proposals' sources
-        study = study_from_run(rc, out=run_dir, strategy=strategy, seed=seed, resume=True, data_root=data_root)
+        study = study_from_run(rc, out=run_dir, strategy=strategy, seed=seed, resume=True, data_root=data_root,
+                               warm_start=warm or None)
         try:
             fidelity = float(study.fidelity)
             previous, ran = float(state["seconds"]), False
@@ -311,6 +332,14 @@ def run(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--final-epochs: got {args.final_epochs}; allowed: a number of epochs > 0")
     labels = parse_labels(args.strategies)
     options = parse_options(args.options, [label for label, _ in labels])
+    for label, _ in labels:  # a +warm label runs with NAME's options, then its own
+        if label.endswith(WARM):
+            options[label] = {**options.get(label.removesuffix(WARM), {}), **options.get(label, {})}
+    warm_labels = [label for label, _ in labels if label.endswith(WARM)]
+    if warm_labels and not args.warm_start:
+        raise ConfigError(f"--strategies {','.join(warm_labels)}: warm-started runs need --warm-start DIR")
+    if args.warm_start and not warm_labels:
+        raise ConfigError(f"--warm-start: no NAME{WARM} label to warm-start; allowed: e.g. --strategies mobo,mobo{WARM}")
     run_path = str(Path(args.run).resolve())
     base = RunConfig.from_toml(args.run)
     if base.space.is_table:
@@ -332,8 +361,17 @@ def run(args: argparse.Namespace) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             STRATEGIES.get(strategy)(space=rc.space, objectives=objectives, seed=0, fidelity=fidelity, **label_options[label])
+    if warm_labels:  # every seed's sources read and checked before any run starts
+        from nago.study.warm_start import load_warm_start
+
+        for label, strategy in labels:
+            if label.endswith(WARM):
+                space = run_config(run_path, label, strategy, {}, rnag)[0].space
+                for seed in range(args.seeds):
+                    load_warm_start(warm_dirs(args.warm_start, seed), space=space, objectives=objectives)
     jobs = [(run_path, label, strategy, seed, args.trials, options.get(label, {}), rnag, args.data_root,
-             str(out / f"{label}-s{seed}")) for seed in range(args.seeds) for label, strategy in labels]
+             str(out / f"{label}-s{seed}"), warm_dirs(args.warm_start, seed) if label.endswith(WARM) else None)
+            for seed in range(args.seeds) for label, strategy in labels]
     say(f"{len(jobs)} runs of {args.trials} trial-equivalents ({', '.join(l for l, _ in labels)} x {args.seeds} seeds) "
         f"into {out}, {args.workers} worker(s)")
     runs = _pool_map(run_one, jobs, args.workers,
@@ -344,6 +382,7 @@ def run(args: argparse.Namespace) -> dict:
         "fidelity": fidelity, "seeds": args.seeds, "trials": args.trials,
         "checkpoints": checkpoints(args.trials, args.every), "ref_point": ref, "out": str(out),
         "rnag_space": rnag if any(label.startswith(RNAG) for label, _ in labels) else None,
+        "warm_start": list(args.warm_start) if warm_labels else None,
         "labels": {label: {**summarise([r for r in runs if r["label"] == label], trials=args.trials, every=args.every,
                                        maximize=maximize, ref_point=ref), "options": label_options[label]}
                    for label, _ in labels},
@@ -368,6 +407,7 @@ def format(r: dict[str, Any]) -> str:
         f"run {r['run']} ({r['dataset']}): {r['seeds']} seeds x {r['trials']} trial-equivalents at {r['fidelity']:g} epochs; "
         f"objectives {', '.join(r['objectives'])}",
         f"one reference point for every run: {r['ref_point']} (out: {r['out']})",
+        *([f"+warm labels warm-started from {', '.join(r['warm_start'])}"] if r.get("warm_start") else []),
         markdown(r),
         f"machine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}, cuda {m['cuda']}, {m['date']}",
     ])  # fmt: skip
