@@ -185,7 +185,7 @@ def test_warm_start_runs_sources_once_labels_warm_runs_and_resumes(tmp_path, cap
 @pytest.mark.parametrize("argv, match", [
     (["--strategies", "random,random+warm", "--warm-start", "S"], "random takes no warm start"),
     (["--strategies", "mobo+warm"], "need --warm-start"),
-    (["--strategies", "mobo", "--warm-start", "S"], "no NAME\\+warm strategy"),
+    (["--strategies", "mobo", "--warm-start", "S"], "no NAME\\+warm label"),
 ])
 def test_warm_start_arguments(argv, match):
     import argparse

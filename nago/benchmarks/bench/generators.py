@@ -63,13 +63,13 @@ from typing import Any
 
 import numpy as np
 
+from nago.benchmarks.bench.warm import WARM, check_labels, label_options, split_label
 from nago.benchmarks.bench.generators_figures import (TIMING_KEYS, checkpoints, final_summary, markdown, summarise,
                                                       timing, union_reference_point, write_outputs)
 from nago.errors import ConfigError
 
 DEFAULT_STRATEGIES = "mobo,bohb,random,nao,optuna-tpe,rnag-mobo"
 RNAG = "rnag-"
-WARM = "+warm"  # label suffix: the strategy warm-started from --warm-start
 FINAL_SEED = 2020  # root seed of the final re-training (its networks differ from the search's)
 _EPS = 1e-9
 
@@ -127,8 +127,8 @@ def bohb_budgets(fidelity: float) -> dict[str, float]:
 # -- one run ----------------------------------------------------------------------------------------
 def parse_labels(text: str) -> list[tuple[str, str]]:
     """``"mobo,rnag-mobo,mobo+warm"`` -> ``[("mobo", "mobo"), ("rnag-mobo", "mobo"), ("mobo+warm", "mobo")]``
-    (label, strategy); names checked, ``+warm`` only for strategies that take a warm start."""
-    from nago.strategies import STRATEGIES, WARM_START_STRATEGIES
+    (label, strategy); names checked (``+warm``: :mod:`nago.benchmarks.bench.warm`)."""
+    from nago.strategies import STRATEGIES
 
     labels = [s.strip() for s in text.split(",") if s.strip()]
     if not labels:
@@ -137,14 +137,11 @@ def parse_labels(text: str) -> list[tuple[str, str]]:
         raise ConfigError(f"--strategies: got {text!r}; allowed: each label once")
     out = []
     for label in labels:
-        name = label.removesuffix(WARM)
+        name = split_label(label)[0]
         strategy = name[len(RNAG):] if name.startswith(RNAG) else name
         if strategy not in STRATEGIES.names():
             raise ConfigError(f"--strategies: got {label!r}; allowed: {', '.join(STRATEGIES.names())}, "
                               f"or rnag-STRATEGY for the RNAG space, each optionally NAME{WARM}")
-        if label.endswith(WARM) and strategy not in WARM_START_STRATEGIES:
-            raise ConfigError(f"--strategies: {label!r}: {strategy} takes no warm start; allowed: "
-                              f"{', '.join(WARM_START_STRATEGIES)}")
         out.append((label, strategy))
     return out
 
@@ -331,15 +328,10 @@ def run(args: argparse.Namespace) -> dict:
     if args.final_epochs is not None and not args.final_epochs > 0:
         raise ConfigError(f"--final-epochs: got {args.final_epochs}; allowed: a number of epochs > 0")
     labels = parse_labels(args.strategies)
-    options = parse_options(args.options, [label for label, _ in labels])
-    for label, _ in labels:  # a +warm label runs with NAME's options, then its own
-        if label.endswith(WARM):
-            options[label] = {**options.get(label.removesuffix(WARM), {}), **options.get(label, {})}
-    warm_labels = [label for label, _ in labels if label.endswith(WARM)]
-    if warm_labels and not args.warm_start:
-        raise ConfigError(f"--strategies {','.join(warm_labels)}: warm-started runs need --warm-start DIR")
-    if args.warm_start and not warm_labels:
-        raise ConfigError(f"--warm-start: no NAME{WARM} label to warm-start; allowed: e.g. --strategies mobo,mobo{WARM}")
+    names = [label for label, _ in labels]
+    options = label_options(parse_options(args.options, names), names)
+    warm_labels = check_labels(names, [strategy for _, strategy in labels], given=bool(args.warm_start),
+                               flag="--warm-start DIR")
     run_path = str(Path(args.run).resolve())
     base = RunConfig.from_toml(args.run)
     if base.space.is_table:
@@ -355,22 +347,22 @@ def run(args: argparse.Namespace) -> dict:
     maximize = [o.maximize for o in objectives]
     train = TrainConfig.from_dict(base.train)
     fidelity = float(base.search.fidelity if base.search.fidelity is not None else train.epochs)
-    label_options = {}
+    merged = {}
     for label, strategy in labels:  # options checked before any run starts (a bad one must not fail a worker)
-        rc, label_options[label] = run_config(run_path, label, strategy, options.get(label, {}), rnag)
+        rc, merged[label] = run_config(run_path, label, strategy, options.get(label, {}), rnag)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            STRATEGIES.get(strategy)(space=rc.space, objectives=objectives, seed=0, fidelity=fidelity, **label_options[label])
+            STRATEGIES.get(strategy)(space=rc.space, objectives=objectives, seed=0, fidelity=fidelity, **merged[label])
     if warm_labels:  # every seed's sources read and checked before any run starts
         from nago.study.warm_start import load_warm_start
 
         for label, strategy in labels:
-            if label.endswith(WARM):
+            if split_label(label)[1]:
                 space = run_config(run_path, label, strategy, {}, rnag)[0].space
                 for seed in range(args.seeds):
                     load_warm_start(warm_dirs(args.warm_start, seed), space=space, objectives=objectives)
     jobs = [(run_path, label, strategy, seed, args.trials, options.get(label, {}), rnag, args.data_root,
-             str(out / f"{label}-s{seed}"), warm_dirs(args.warm_start, seed) if label.endswith(WARM) else None)
+             str(out / f"{label}-s{seed}"), warm_dirs(args.warm_start, seed) if split_label(label)[1] else None)
             for seed in range(args.seeds) for label, strategy in labels]
     say(f"{len(jobs)} runs of {args.trials} trial-equivalents ({', '.join(l for l, _ in labels)} x {args.seeds} seeds) "
         f"into {out}, {args.workers} worker(s)")
@@ -384,7 +376,7 @@ def run(args: argparse.Namespace) -> dict:
         "rnag_space": rnag if any(label.startswith(RNAG) for label, _ in labels) else None,
         "warm_start": list(args.warm_start) if warm_labels else None,
         "labels": {label: {**summarise([r for r in runs if r["label"] == label], trials=args.trials, every=args.every,
-                                       maximize=maximize, ref_point=ref), "options": label_options[label]}
+                                       maximize=maximize, ref_point=ref), "options": merged[label]}
                    for label, _ in labels},
     }
     result["timing"] = timing(runs)

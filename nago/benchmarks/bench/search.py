@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from nago.benchmarks.bench.search_figures import cost_checkpoints, markdown, write_outputs
+from nago.benchmarks.bench.warm import SOURCE_SEED, check_labels, label_options, split_label, table_sources
 from nago.errors import ConfigError
 
 DEFAULT_STRATEGIES = "random,rea,optuna-tpe,mobo"
@@ -120,33 +122,6 @@ def strategy_options(table, strategy: str, options: dict[str, Any]) -> dict[str,
     if table.fidelity is not None and getattr(STRATEGIES.get(strategy), "multi_fidelity", False) and not given:
         return {**options, "budgets": list(table.fidelity.levels)}
     return dict(options)
-
-
-WARM = "+warm"  # label suffix of a warm-started strategy
-SOURCE_SEED = 1000  # source study of seed s: seed SOURCE_SEED + s
-
-
-def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse: bool, run_dir: str, threads: int) -> str:
-    """The source study of a warm start (run, or resumed up to ``queries`` finished trials); its directory."""
-    import torch
-
-    from nago.objectives.table import TableObjective
-    from nago.study.study import Study
-
-    if threads:
-        torch.set_num_threads(threads)
-    space, table = _load(space_path)
-    objectives = [f"{o.name}:{'max' if o.maximize != reverse else 'min'}" for o in table.search]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        study = Study(run_dir=run_dir, space=space, objective=TableObjective(table=table), objectives=objectives,
-                      strategy=strategy, seed=SOURCE_SEED + seed, resume=True, name=f"source-s{seed}")
-        try:
-            if len(study._finished()) < queries:
-                study.optimize(n_trials=queries, progress=False)
-        finally:
-            study.close()
-    return run_dir
 
 
 def run_one(space_path: str, strategy: str, seed: int, queries: int | None, options: dict[str, Any], threads: int,
@@ -315,19 +290,13 @@ def summarise(table, runs: list[dict[str, Any]], queries: int, cost_grid: list[f
 
 
 def run(args: argparse.Namespace) -> dict:
-    from nago.strategies import STRATEGIES, WARM_START_STRATEGIES
+    from nago.strategies import STRATEGIES
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]  # labels: NAME or NAME+warm
     for s in strategies:
-        name = s.removesuffix(WARM)
-        STRATEGIES.get(name)  # unknown names fail here, listing the allowed ones
-        if s.endswith(WARM) and name not in WARM_START_STRATEGIES:
-            raise ConfigError(f"--strategies: {s!r}: {name} takes no warm start; allowed: {', '.join(WARM_START_STRATEGIES)}")
-    warm_labels = [s for s in strategies if s.endswith(WARM)]
-    if warm_labels and not args.warm_start:
-        raise ConfigError(f"--strategies {','.join(warm_labels)}: warm-started runs need --warm-start SOURCE_SPACE")
-    if args.warm_start and not warm_labels:
-        raise ConfigError("--warm-start: no NAME+warm strategy to warm-start; allowed: e.g. --strategies mobo,mobo+warm")
+        STRATEGIES.get(split_label(s)[0])  # unknown names fail here, listing the allowed ones
+    warm_labels = check_labels(strategies, [split_label(s)[0] for s in strategies], given=bool(args.warm_start),
+                               flag="--warm-start SOURCE_SPACE")
     if len(set(strategies)) < len(strategies):
         raise ConfigError(f"--strategies: got {args.strategies!r}; allowed: each label once")
     if args.queries is None and args.cost is None:
@@ -339,20 +308,25 @@ def run(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--cost: got {args.cost}; allowed: a number > 0 (average full-fidelity queries)")
     if args.warm_source_queries < 1:
         raise ConfigError(f"--warm-source-queries: got {args.warm_source_queries}; allowed: an integer >= 1")
-    options = parse_options(args.options, strategies)
+    given = parse_options(args.options, strategies)
+    options = label_options(given, strategies)
     space_path = str(Path(args.space).resolve())
     space, table = _load(space_path)
     scratch = None  # warm starts without --out or --warm-sources: the source studies live in a temporary directory
     if warm_labels and not (args.out or args.warm_sources):
         scratch = tempfile.TemporaryDirectory(prefix="nago-bench-search-sources-")
     try:
-        warm_dirs = _sources(args, space_path, scratch.name if scratch else None) if warm_labels else {}
+        warm_dirs = {}
+        if warm_labels:
+            root = Path(args.warm_sources) if args.warm_sources else (Path(args.out) / "sources" if args.out else Path(scratch.name))
+            warm_dirs = table_sources(args.warm_start, space_path, strategy=args.warm_source_strategy, seeds=args.seeds,
+                                      queries=args.warm_source_queries, reverse=bool(args.warm_reverse), root=root,
+                                      threads=args.threads, workers=args.workers)
         keep = Path(args.out) / "runs" if args.out else None
         jobs = []
         for s in strategies:
-            name, warm = s.removesuffix(WARM), s.endswith(WARM)
-            opts = {**options.get(name, {}), **options.get(s, {})} if warm else options.get(s, {})
-            jobs += [(space_path, name, seed, args.queries, opts, args.threads, args.cost, warm_dirs.get(seed) if warm else None,
+            name, warm = split_label(s)
+            jobs += [(space_path, name, seed, args.queries, options[s], args.threads, args.cost, warm_dirs.get(seed) if warm else None,
                       s, str(keep / f"{s}-s{seed}.json") if keep else None) for seed in range(args.seeds)]
         results = _map(run_one, jobs, args.workers)
     finally:
@@ -364,7 +338,7 @@ def run(args: argparse.Namespace) -> dict:
     result = {
         "space": args.space, "seeds": args.seeds, "queries_total": max(len(r["rows"]) for r in results),
         "queries_limit": args.queries, "cost_limit": args.cost, "cost_unit": table.full_query_cost(),
-        "cost_checkpoints": cost_checkpoints(max_cost), "options": options,
+        "cost_checkpoints": cost_checkpoints(max_cost), "options": given,
         "warm_start": None if not warm_labels else {
             "source_space": args.warm_start, "strategy": args.warm_source_strategy, "queries": args.warm_source_queries,
             "reverse": bool(args.warm_reverse), "seeds": [SOURCE_SEED + s for s in range(args.seeds)]},
@@ -384,107 +358,6 @@ def _map(fn, jobs: list[tuple], workers: int) -> list[Any]:
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
             return list(pool.map(fn, *zip(*jobs)))
     return [fn(*job) for job in jobs]
-
-
-def _sources(args: argparse.Namespace, target_path: str, scratch: str | None) -> dict[int, str]:
-    """Run (or resume) the source study of every seed; ``{seed: directory}``."""
-    from nago.strategies import STRATEGIES
-
-    source_path = str(Path(args.warm_start).resolve())
-    source_space, _ = _load(source_path)
-    target_space, _ = _load(target_path)
-    if source_space.names != target_space.names:
-        raise ConfigError(f"--warm-start {args.warm_start}: parameters {source_space.names}, the target's "
-                          f"{target_space.names}; allowed: a table space over the same parameters")
-    STRATEGIES.get(args.warm_source_strategy)
-    root = Path(args.warm_sources) if args.warm_sources else (Path(args.out) / "sources" if args.out else Path(scratch))
-    tag = f"{Path(source_path).stem}-{args.warm_source_strategy}-q{args.warm_source_queries}{'-reversed' if args.warm_reverse else ''}"
-    jobs = [(source_path, args.warm_source_strategy, seed, args.warm_source_queries, bool(args.warm_reverse),
-             str(root / f"{tag}-s{seed}"), args.threads) for seed in range(args.seeds)]
-    return dict(enumerate(_map(source_one, jobs, args.workers)))
-
-
-def checkpoints(queries: int) -> list[int]:
-    return sorted({q for q in (10, 25, 50, 100, 200, 500) if q < queries} | {queries})
-
-
-def cost_checkpoints(max_cost: float) -> list[float]:
-    """Cost checkpoints (average full-fidelity queries) up to ``max_cost``."""
-    return [float(c) for c in (10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500) if c <= max_cost + 1e-9]
-
-
-def _cost_value(s: dict, key: str, c: float) -> float:
-    return s[f"{key}_cost_mean"][s["cost"].index(c)]
-
-
-def markdown(r: dict) -> str:
-    """The figures as a Markdown table: best test (mean ± std) at each checkpoint, HV ratio, optimum hits."""
-    qs = checkpoints(r["queries_total"])
-    mo = len(r["search"]) > 1
-    head = ["strategy"] + [f"{r['report']} @{q}" for q in qs]
-    head += [f"HV ratio @{q}" for q in qs] + [f"front found @{q}" for q in qs] if mo else []
-    head += [f"optimum queried (of {r['seeds']})", "distinct", "s/run"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, s in r["strategies"].items():
-        has = [q <= len(s["queries"]) for q in qs]  # '-': this strategy's runs stopped earlier (a cost limit)
-        cells = [name] + [f"{s['best_test_mean'][q - 1]:.2f} ± {s['best_test_std'][q - 1]:.2f}" if h else "-" for q, h in zip(qs, has)]
-        if mo:
-            cells += [f"{s['hv_ratio_mean'][q - 1]:.4f}" if h else "-" for q, h in zip(qs, has)]
-            cells += [f"{100 * s['front_share_mean'][q - 1]:.0f} %" if h else "-" for q, h in zip(qs, has)]
-        cells += [str(s["optimum_found"]), f"{s['distinct_mean']:.1f}", f"{s['seconds_mean']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    cs = r.get("cost_checkpoints") or []
-    if not cs:
-        return "\n".join(lines)
-    key = "hv_ratio" if mo else "best_test"
-    label = "HV ratio" if mo else r["report"]
-    head = ["strategy", "cost spent", "full-fidelity queries"] + [f"{label} @cost {c:g}" for c in cs]
-    head += [f"{r['report']} @cost {c:g}" for c in cs] if mo else []
-    lines += ["", f"Against the cost spent (units: one average full-fidelity query = {r['cost_unit']:.4g} of the "
-              "table's cost; '-' = not every seed got that far):", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    fmt = (lambda v: "-" if v != v else f"{v:.4f}") if mo else (lambda v: "-" if v != v else f"{v:.2f}")
-    for name, s in r["strategies"].items():
-        cells = [name, f"{s['cost_total_mean']:.1f}", f"{s['full_queries_mean']:.1f}"]
-        cells += [fmt(_cost_value(s, key, c)) for c in cs]
-        if mo:
-            cells += ["-" if (v := _cost_value(s, "best_test", c)) != v else f"{v:.2f}" for c in cs]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_outputs(out: Path, r: dict) -> None:
-    """``results.json``, ``results.md`` and ``best_test.png`` (+ ``hv_ratio.png``) into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(r, indent=1, default=str))
-    (out / "results.md").write_text(f"`nago bench search {r['space']}`: {r['seeds']} seeds, {r['queries_total']} queries; "
-                                    f"search {', '.join(r['search'])}; optimum {r['optimum']['key']}\n\n{markdown(r)}\n")
-    keys = [("best_test", r["report"], "best_test")] + ([("hv_ratio", "hypervolume ratio", "hv_ratio")] if len(r["search"]) > 1 else [])
-    keys = [(k, label, f"{f}.png", "queries", "") for k, label, f in keys] + [
-        (k, label, f"{f}_cost.png", "cost", "_cost") for k, label, f in keys]
-    for key, label, fname, axis, suffix in keys:
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-        for name, s in r["strategies"].items():
-            if axis not in s:
-                continue
-            q, m, sd = np.array(s[axis]), np.array(s[f"{key}{suffix}_mean"]), np.array(s[f"{key}{suffix}_std"])
-            ax.plot(q, m, label=name)
-            ax.fill_between(q, m - sd, m + sd, alpha=0.15)
-        if key == "best_test":
-            ax.axhline(r["optimum"][r["report"]], color="k", lw=0.8, ls="--", label="optimum by search metric")
-            lo = np.nanmin([np.nanmin(s["best_test_mean"][min(9, len(s["queries"]) - 1):]) for s in r["strategies"].values()])
-            ax.set_ylim(lo - 0.5, r["optimum"][r["report"]] + 0.3)
-        xlabel = "queries" if axis == "queries" else "cost (average full-fidelity queries)"
-        ax.set_xlabel(xlabel), ax.set_ylabel(label), ax.legend(), ax.grid(alpha=0.3)
-        ax.set_title(f"{Path(r['space']).stem}: mean ± std over {r['seeds']} seeds")
-        fig.tight_layout()
-        fig.savefig(out / fname)
-        plt.close(fig)
 
 
 def format(r: dict) -> str:
