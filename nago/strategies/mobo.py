@@ -113,7 +113,8 @@ from nago.config.space import SearchSpace
 from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.analysis.pareto import max_sense, objective_values, reference_point
-from nago.strategies._gp import fit_model, fit_sources, gross_failures, is_finite_observation, observed_noise
+from nago.strategies._gp import fit_model, gross_failures, is_finite_observation, observed_noise
+from nago.strategies._transfer import SourcePriors, transfer_tasks
 from nago.strategies._warp import OutputWarp
 from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
@@ -343,37 +344,14 @@ class MOBO(Strategy):
         return [Trial(id=-1, config=dict(p.config), seed=0) for p in proposals]
 
     def _source_models(self) -> list[list[Any]]:
-        """The sources' GPs (``transfer="mean"``), fitted at the first model ask and kept: the sources never
-        change within a study (fitting is seeded, so a resumed study fits the same ones)."""
+        """The sources' GPs (``transfer="mean"``, :class:`~nago.strategies._transfer.SourcePriors`)."""
         if getattr(self, "_priors", None) is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
-                # from the sources alone: scaled to no target column, so the fit depends on nothing else
-                self._priors = fit_sources(self._transfer_tasks(None), self.cat_dims, self.features)
-        for model in (m for per in self._priors for m in per):
-            model.train()  # drops gpytorch's prediction caches: every ask computes from the same state
-            model.eval()  # (an ask must not depend on what earlier asks asked, or a resume would differ)
-        return self._priors
+            self._priors = SourcePriors(lambda: self._transfer_tasks(None), self.cat_dims, self.features, self.seed)
+        return self._priors()
 
     def _transfer_tasks(self, Y: torch.Tensor | None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Per objective, the warm start's observations as GP tasks ``(X_s [n_s, d], y_s [n_s])``, warped like
-        the target's; matched to the mean and std of the target column ``Y[:, j]`` (``[n, m]``, already
-        warped), or standardised when ``Y`` is ``None``."""
-        out = []
-        for j in range(len(self.objectives)):
-            tasks = []
-            for configs, values in self.warm.observations(j):
-                y = torch.as_tensor(values, dtype=torch.float64).unsqueeze(-1)
-                if self.warp == "half-rank-log":
-                    y = OutputWarp(y).warped
-                y = y[:, 0]
-                sd = float(y.std()) if len(y) > 1 else 0.0
-                z = (y - y.mean()) / sd if sd > 0 else y - y.mean()
-                if Y is not None:
-                    z = z * (float(Y[:, j].std()) if len(Y) > 1 else 0.0) + Y[:, j].mean()
-                tasks.append((self.space.to_unit(configs), z))
-            out.append(tasks)
-        return out
+        """:func:`~nago.strategies._transfer.transfer_tasks` of this study's warm start."""
+        return transfer_tasks(self.warm, self.space, len(self.objectives), warp=self.warp == "half-rank-log", Y=Y)
 
     def _optimize_discrete(
         self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,

@@ -29,7 +29,7 @@ from nago.config.space import SearchSpace
 from nago.study.storage import STORE_FILE, TrialStore
 from nago.strategies import STRATEGIES, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState, parse_objectives
-from nago.study.warm_start import WarmStart, load_warm_start
+from nago.study.warm_start import WarmStart, resolve_warm_start
 
 if TYPE_CHECKING:
     from nago.study.executors import Executor
@@ -127,7 +127,8 @@ class Study:
             self.strategy = strategy
         if ref_point is not None:
             self._hand_ref_point([float(v) for v in ref_point])
-        warm = self._load_warm_start(warm_start)
+        warm = resolve_warm_start(warm_start, space=space, objectives=self.objectives, strategy=self.strategy,
+                                  strategy_name=self.strategy_name, run_dir=self.run_dir)
         identity = protocol_identity(self, meta)
         if warm is not None:
             identity["warm_start"] = sorted(s.path for s in warm.sources)
@@ -170,23 +171,6 @@ class Study:
             except ConfigError:
                 self.store.close()
                 raise
-
-    def _load_warm_start(self, warm_start: "Sequence[str | Path] | WarmStart | None") -> "WarmStart | None":
-        """Read and check the warm-start sources; hand them to the strategy (which may refuse)."""
-        if warm_start is None or (not isinstance(warm_start, WarmStart) and len(warm_start) == 0):
-            return None
-        warm = warm_start if isinstance(warm_start, WarmStart) else load_warm_start(
-            [warm_start] if isinstance(warm_start, (str, Path)) else list(warm_start), space=self.space, objectives=self.objectives)
-        if not getattr(self.strategy, "supports_warm_start", False):
-            from nago.strategies import WARM_START_STRATEGIES
-
-            raise ConfigError(f"strategy {self.strategy_name!r} takes no warm start; allowed: one of "
-                              f"{', '.join(WARM_START_STRATEGIES)}")
-        own = (self.run_dir / STORE_FILE).resolve()
-        if any(Path(s.path).resolve() / STORE_FILE == own for s in warm.sources):
-            raise ConfigError(f"warm start: {self.run_dir} is this study's own directory; allowed: earlier studies")
-        self.strategy.set_warm_start(warm)
-        return warm
 
     def _hand_ref_point(self, ref_point: list[float]) -> None:
         """Give the configured reference point to the strategy (see the class docstring)."""

@@ -245,3 +245,27 @@ def _number(v: Any) -> float:
     except (TypeError, ValueError):
         return float("nan")
 
+
+def resolve_warm_start(
+    warm_start: "Sequence[str | Path] | str | Path | WarmStart | None", *, space: SearchSpace,
+    objectives: Sequence[ObjectiveSpec], strategy: Any, strategy_name: str, run_dir: Path,
+) -> WarmStart | None:
+    """What a :class:`~nago.study.study.Study` in ``run_dir`` is warm-started from: ``None`` for none,
+    else the sources read (:func:`load_warm_start`) and checked against the study.
+
+    Raises:
+        ConfigError: a bad source (see :func:`load_source`), a strategy without warm starts
+            (``supports_warm_start``), or the study's own directory among the sources.
+    """
+    if warm_start is None or (not isinstance(warm_start, WarmStart) and len(warm_start) == 0):
+        return None
+    warm = warm_start if isinstance(warm_start, WarmStart) else load_warm_start(
+        [warm_start] if isinstance(warm_start, (str, Path)) else list(warm_start), space=space, objectives=objectives)
+    if not getattr(strategy, "supports_warm_start", False):
+        from nago.strategies import WARM_START_STRATEGIES
+
+        raise ConfigError(f"strategy {strategy_name!r} takes no warm start; allowed: one of {', '.join(WARM_START_STRATEGIES)}")
+    own = (Path(run_dir) / STORE_FILE).resolve()
+    if any(Path(s.path).resolve() / STORE_FILE == own for s in warm.sources):
+        raise ConfigError(f"warm start: {run_dir} is this study's own directory; allowed: earlier studies")
+    return warm
