@@ -73,9 +73,10 @@ class MOBOHB(Strategy):
         warm_init: with a warm start, how many of the earlier studies' best configs are the first new
             configs (at the lowest budget, so they are screened like any other); default ``d + 1``.
 
-    Warm starts: besides those configs, the GP gets the earlier observations as ``mobo`` does
-    (``transfer``, default a prior mean from the sources' GPs; they were measured at the sources'
-    fidelity, and the weights learn how they relate to the model budget) once ``n_min`` observations exist.
+    Warm starts: besides those configs, with ``transfer = "mean"`` or ``"mtgp"`` the GP gets the earlier
+    observations as ``mobo`` does (measured at the sources' fidelity; the weights learn how they relate to
+    the model budget) once ``n_min`` observations exist; the default ``"none"`` keeps only the configs
+    (why: ``mobo``'s docstring).
 
     The hypervolume reference of the acquisition is the study's (``set_ref_point``) when the GP models
     the highest budget; at lower budgets (other accuracy levels) it is inferred from that budget's data.

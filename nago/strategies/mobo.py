@@ -72,19 +72,26 @@ Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Tw
 * the initial design: the first ``warm_init`` proposals (default ``n_init // 2``) are the earlier
   studies' best configs (their Pareto front, spread first, then the next ranks; several sources in turn),
   in place of as many Sobol points;
-* the model (``transfer``): ``"mean"`` (the default) fits a GP to each earlier study's (warped,
-  standardised) values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a
-  learned weight ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a
-  multi-task GP, the study as the task (positive task correlations, target's posterior out); ``"none"``:
-  the initial design only. The rest of the initial design stays Sobol: the target data must vary for
-  the weight to be learned (measured: taking over after the ``warm_init`` source configs alone, a reversed
-  source whose best configs all fail on the target gave ``n`` identical observations, no weight could be
-  fitted against them, and the search never left the failing cells: 1 % best accuracy after 100). Why
-  ``"mean"`` (BENCHMARKS.md "Warm starts"): of the three it was best after 25 queries on NB201
-  CIFAR-10 -> CIFAR-100, and ~10x cheaper per ask than the multi-task GP; how much a source counts is a
-  fitted weight, so a source that ranks configs in the opposite order gets ~0 (tested). Its known cost:
-  fitted to a few top configs the weight comes out large and the search stays near the source's optimum
-  (on CIFAR-100 it ended below a cold search after 100 queries).
+* the model (``transfer``): ``"none"`` (the default): the initial design only, then the usual GP of
+  the target's own observations; ``"mean"`` fits a GP to each earlier study's (warped, standardised)
+  values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a learned weight
+  ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a multi-task GP,
+  the study as the task (positive task correlations, target's posterior out). The rest of the initial
+  design stays Sobol: the target data must vary for a weight to be learned (measured: taking over after
+  the ``warm_init`` source configs alone, a reversed source whose best configs all fail on the target gave
+  ``n`` identical observations, no weight could be fitted against them, and the search never left the
+  failing cells: 1 % best accuracy after 100).
+
+  Why ``"none"`` by default (BENCHMARKS.md "Warm starts", NB201 CIFAR-10 sources, 20 seeds): after 25
+  queries the source's configs carry the gain and the model adds little (CIFAR-100: the same; ImageNet16-120:
+  46.56 with ``"mean"``, 46.47 without, +0.09 +- 0.06, the prior mean finding a neighbour of the source's best
+  cell more often); after 100 ``"none"`` is the safer one: 7 of 20
+  source studies had stopped in CIFAR-10's second basin (91.13-91.15 %, five or six edges from the
+  optimum), and with ``"mean"`` the target search inherited that basin (72.49 after 100 on those
+  seeds, cold 73.28) while ``"none"`` left it (73.36). The prior mean says where the source found its
+  best, not how unsure the source is elsewhere, so it keeps the target search where the source got
+  stuck. ``"mean"`` costs ~2x per ask on top. A source that ranks configs in the opposite order gets
+  weight ~0 under ``"mean"`` (tested); under ``"none"`` it costs its ``warm_init`` queries.
 
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
 "qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mean"`` (or ``"mtgp"``).
@@ -155,8 +162,8 @@ class MOBO(Strategy):
             ``"nb201-paths"``); the GP then compares configs by those features. Default: by their dimensions.
         warm_init: with a warm start, how many of the earlier studies' best configs come first; default
             ``n_init // 2`` (at least 1).
-        transfer: with a warm start, ``"mean"`` (default: the earlier studies' GPs are the prior mean),
-            ``"mtgp"`` (a multi-task GP) or ``"none"`` (only the initial configs).
+        transfer: with a warm start, ``"none"`` (default: only the initial configs), ``"mean"`` (the
+            earlier studies' GPs are the prior mean) or ``"mtgp"`` (a multi-task GP); see "Warm starts".
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -182,7 +189,7 @@ class MOBO(Strategy):
         warp: str = "half-rank-log",
         features: str | None = None,
         warm_init: int | None = None,
-        transfer: str = "mean",
+        transfer: str = "none",
         **unknown: Any,
     ) -> None:
         check_unknown(

@@ -192,13 +192,15 @@ def _warm_start(n: int = 12):
                                          configs=tuple(configs), values=values),))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_warm_start_taken_or_refused(name):
+@pytest.mark.parametrize("name, extra", [(n, {}) for n in NAMES] + [("mobo", {"transfer": "mean"}),
+                                                                     ("mo-bohb", {"transfer": "mean"})])
+def test_warm_start_taken_or_refused(name, extra):
     """Strategies in WARM_START_STRATEGIES evaluate the earlier studies' best configs first and keep the
-    contract (valid, unseen, deterministic); the others refuse a warm start with a ConfigError."""
+    contract (valid, unseen, deterministic), with a transfer model too; the others refuse a warm start
+    with a ConfigError."""
     from nago.strategies import WARM_START_STRATEGIES
 
-    s = make(name)
+    s = make(name, **extra)
     assert getattr(type(s), "supports_warm_start", False) == (name in WARM_START_STRATEGIES)
     warm = _warm_start()
     if name not in WARM_START_STRATEGIES:
@@ -211,6 +213,6 @@ def test_warm_start_taken_or_refused(name):
     assert [p.config for p in first] == best and all(p.info["source"] == "warm" for p in first)
     s.set_warm_start(warm)
     history = simulate(s, steps=6)
-    again = make(name)
+    again = make(name, **extra)
     again.set_warm_start(warm)
     assert configs(s.ask(2)) == configs((again.tell(history), again.ask(2))[1])

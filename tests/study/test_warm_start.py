@@ -101,7 +101,7 @@ def test_study_evaluates_the_sources_best_first_keeps_the_record_and_resumes(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = _study(tmp_path / "tgt", space, table, ["test:max"], strategy="mobo", seed=1, warm_start=[src],
-                   strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
+                   strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2, "transfer": "mean"})
         s.optimize(n_trials=6, progress=False)
     first = [t for t in s.trials if t.info.get("source") == "warm"]
     assert [t.id for t in first] == [1, 2, 3]
@@ -120,7 +120,7 @@ def test_study_evaluates_the_sources_best_first_keeps_the_record_and_resumes(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = _study(tmp_path / "tgt", space, table, ["test:max"], strategy="mobo", seed=1, resume=True,
-                       strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2})
+                       strategy_options={"n_init": 4, "warm_init": 3, "raw_samples": 16, "num_restarts": 2, "transfer": "mean"})
     assert again.warm_start is not None and again.strategy.warm is again.warm_start
     assert again.warm_start.sources[0].configs == s.warm_start.sources[0].configs
     again.close()
@@ -163,6 +163,22 @@ def test_multi_fidelity_strategies_screen_the_sources_best_configs_first(tmp_pat
     assert len(warm) == 4
     if strategy != "bohb":  # bohb's new configs fill its brackets' first rungs (budget 36 in the second bracket)
         assert all(t.fidelity == 4 for t in warm)  # the lowest budget, like any new config
+    s.close()
+
+
+def test_mobo_default_keeps_the_configs_and_a_cold_model(tmp_path):
+    """transfer="none" by default (BENCHMARKS.md "Warm starts"): the sources' configs first, then the GP of
+    the target's own observations (no "transfer" in the proposals' info)."""
+    src = _source(tmp_path)
+    space, table = _space(tmp_path, '["test"]')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = _study(tmp_path / "tgt", space, table, ["test:max"], strategy="mobo", seed=1, warm_start=[src],
+                   strategy_options={"n_init": 4, "warm_init": 2, "raw_samples": 16, "num_restarts": 2})
+        s.optimize(n_trials=6, progress=False)
+    assert s.strategy.transfer == "none" and not s.strategy.model_transfer
+    assert [t.info["source"] for t in s.trials] == ["warm", "warm", "sobol", "sobol", "qlognei", "qlognei"]
+    assert not any("transfer" in t.info for t in s.trials)
     s.close()
 
 
