@@ -63,10 +63,11 @@ from typing import Any
 
 import numpy as np
 
-from nago.benchmarks.bench.warm import WARM, check_labels, label_options, split_label
 from nago.benchmarks.bench.generators_figures import (TIMING_KEYS, checkpoints, final_summary, markdown, summarise,
                                                       timing, union_reference_point, write_outputs)
+from nago.benchmarks.bench.warm import WARM, check_labels, label_options, split_label, warm_dirs
 from nago.errors import ConfigError
+from nago.study.warm_start import load_warm_start
 
 DEFAULT_STRATEGIES = "mobo,bohb,random,nao,optuna-tpe,rnag-mobo"
 RNAG = "rnag-"
@@ -144,11 +145,6 @@ def parse_labels(text: str) -> list[tuple[str, str]]:
                               f"or rnag-STRATEGY for the RNAG space, each optionally NAME{WARM}")
         out.append((label, strategy))
     return out
-
-
-def warm_dirs(patterns: list[str], seed: int) -> list[str]:
-    """The ``--warm-start`` directories of seed ``seed`` (``{seed}`` replaced), absolute."""
-    return [str(Path(p.replace("{seed}", str(seed))).resolve()) for p in patterns]
 
 
 def run_config(run_path: str, label: str, strategy: str, options: dict[str, Any], rnag_space: str | None):
@@ -348,19 +344,13 @@ def run(args: argparse.Namespace) -> dict:
     train = TrainConfig.from_dict(base.train)
     fidelity = float(base.search.fidelity if base.search.fidelity is not None else train.epochs)
     merged = {}
-    for label, strategy in labels:  # options checked before any run starts (a bad one must not fail a worker)
+    for label, strategy in labels:  # options and warm-start sources checked before any run starts
         rc, merged[label] = run_config(run_path, label, strategy, options.get(label, {}), rnag)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             STRATEGIES.get(strategy)(space=rc.space, objectives=objectives, seed=0, fidelity=fidelity, **merged[label])
-    if warm_labels:  # every seed's sources read and checked before any run starts
-        from nago.study.warm_start import load_warm_start
-
-        for label, strategy in labels:
-            if split_label(label)[1]:
-                space = run_config(run_path, label, strategy, {}, rnag)[0].space
-                for seed in range(args.seeds):
-                    load_warm_start(warm_dirs(args.warm_start, seed), space=space, objectives=objectives)
+        for seed in range(args.seeds) if split_label(label)[1] else ():
+            load_warm_start(warm_dirs(args.warm_start, seed), space=rc.space, objectives=objectives)
     jobs = [(run_path, label, strategy, seed, args.trials, options.get(label, {}), rnag, args.data_root,
              str(out / f"{label}-s{seed}"), warm_dirs(args.warm_start, seed) if split_label(label)[1] else None)
             for seed in range(args.seeds) for label, strategy in labels]

@@ -58,6 +58,11 @@ def label_options(options: dict[str, dict[str, Any]], labels: Sequence[str]) -> 
     return out
 
 
+def warm_dirs(patterns: Sequence[str], seed: int) -> list[str]:
+    """``bench generators``: the ``--warm-start`` directories of seed ``seed`` (``{seed}`` replaced), absolute."""
+    return [str(Path(p.replace("{seed}", str(seed))).resolve()) for p in patterns]
+
+
 def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse: bool, run_dir: str, threads: int) -> str:
     """``bench search``: the source study of seed ``seed`` on the table space ``space_path`` (seed
     ``SOURCE_SEED + seed``; each search metric in the opposite direction when ``reverse``), run or resumed
