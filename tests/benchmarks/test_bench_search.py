@@ -65,6 +65,9 @@ def test_curves_and_hv_ratio_on_a_small_table(tmp_path):
     runs = [{"strategy": "s", "seed": 0, "rows": [0, 1, 2], "seconds": 1.0}, {"strategy": "s", "seed": 1, "rows": [2, 2, 0], "seconds": 3.0}]
     s = bench.summarise(table, runs, 3)
     assert s["sources"] == {} and s["optimum_found"] == 1 and s["distinct_mean"] == 2.5 and s["seconds_mean"] == 2.0
+    # the optimum (row 1) counts as found only when queried at the highest fidelity
+    low = [{"strategy": "s", "seed": 0, "rows": [1, 2, 1], "full": [False, True, f], "seconds": 1.0} for f in (False, True)]
+    assert [bench.summarise(table, [r], 3)["optimum_found"] for r in low] == [0, 1]
     assert s["best_test_mean"] == [15, 25, 25] and s["best_test_std"] == [5, 5, 5]
     assert "hv_ratio_mean" in s and s["front_share_mean"] == [0.25, 0.5, 0.75]
     assert "front found @3" in bench.markdown({"queries_total": 3, "search": ["acc", "cost"], "report": "test", "seeds": 2,

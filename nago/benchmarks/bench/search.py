@@ -180,14 +180,18 @@ def run_one(space_path: str, strategy: str, seed: int, queries: int | None, opti
     return out
 
 
+def full_rows(rows: list[int], full: list[bool] | None = None) -> list[int]:
+    """The queried ``rows`` with those below the highest fidelity (``full[k]`` false) as -1 (a failure)."""
+    return list(rows) if full is None else [r if f else -1 for r, f in zip(rows, full)]
+
+
 def curves(table, rows: list[int], full: list[bool] | None = None) -> dict[str, list[float]]:
     """Per query ``k``: best-so-far search and report values (by the first search metric) and, with
     several search metrics, the hypervolume ratio. Failed queries (row -1) and queries below the highest
     fidelity (``full[k]`` false) change nothing."""
     from nago.analysis.pareto import hypervolume_history
 
-    if full is not None:
-        rows = [r if f else -1 for r, f in zip(rows, full)]
+    rows = full_rows(rows, full)
     main = table.search[0]
     report = (table.report or table.search)[0]
     search_col, report_col = table.column(main.name), table.column(report.name)
@@ -277,15 +281,16 @@ def summarise(table, runs: list[dict[str, Any]], queries: int, cost_grid: list[f
             out[f"{key}_cost_mean"], out[f"{key}_cost_std"] = _mean_std(M)
     out["cost_total_mean"] = float(np.mean([sum(r.get("costs") or [1.0] * len(r["rows"])) for r in runs]))
     out["full_queries_mean"] = float(np.mean([sum(r.get("full") or [True] * len(r["rows"])) for r in runs]))
-    out["optimum_found"] = sum(optimum in r["rows"] for r in runs)
+    found = [optimum in full_rows(r["rows"], r.get("full")) for r in runs]  # at the highest fidelity: a 12-epoch look is not a find
+    out["optimum_found"] = sum(found)
     out["distinct_mean"] = float(np.mean([len(set(r["rows"]) - {-1}) for r in runs]))
     out["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
     sources = [src for r in runs for src in r.get("sources", [])]
     out["sources"] = {src: sources.count(src) for src in sorted(set(sources))}  # how proposals were made (all runs)
-    out["runs"] = [{"seed": r["seed"], "found_optimum": optimum in r["rows"], "distinct": len(set(r["rows"]) - {-1}),
+    out["runs"] = [{"seed": r["seed"], "found_optimum": f, "distinct": len(set(r["rows"]) - {-1}),
                     "final_best_test": c["best_test"][-1], "seconds": r["seconds"], "costs": r.get("costs"),
                     "full": r.get("full"), **({"hv_ratio": c["hv_ratio"]} if "hv_ratio" in c else {}),
-                    "best_test": c["best_test"]} for r, c in zip(runs, per_run)]
+                    "best_test": c["best_test"]} for r, c, f in zip(runs, per_run, found)]
     return out
 
 
