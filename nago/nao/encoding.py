@@ -30,7 +30,8 @@ import torch
 
 from nago.benchmarks import nb201
 from nago.errors import ConfigError
-from nago.config.space import Param, SearchSpace
+from nago.config.param import Param
+from nago.config.space import SearchSpace
 
 SOS = 0
 

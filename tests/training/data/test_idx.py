@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from nago.config.run import DATASET_SHAPES
+from nago.config.sections import DATASET_SHAPES
 from nago.errors import DataError
 from nago.training.data import DATASETS, load_dataset
 from nago.training.data.idx import CLASS_NAMES, read_idx
