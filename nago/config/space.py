@@ -238,13 +238,13 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: malformed TOML: {e}") from None
 
 
-def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
-    """Parse CLI ``NAME=VALUE`` strings; values are read as TOML literals (``4``, ``0.5``, ``"ws"``),
-    falling back to plain strings (``G_t=ws``)."""
+def parse_assignments(items: Sequence[str], *, flag: str = "--set") -> dict[str, Any]:
+    """Parse CLI ``NAME=VALUE`` strings (given with ``flag``, named in errors); values are read as TOML
+    literals (``4``, ``0.5``, ``"ws"``), falling back to plain strings (``G_t=ws``)."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
+            raise ConfigError(f"{flag} expects NAME=VALUE, got {item!r}")
         name, raw = item.split("=", 1)
         name, raw = name.strip(), raw.strip()
         try:

@@ -185,10 +185,28 @@ def test_warm_start_runs_sources_once_labels_warm_runs_and_resumes(tmp_path, cap
     assert again["strategies"]["moasha+warm"]["runs"][1]["seconds"] == kept["run"]["seconds"]
 
 
+def test_warm_source_options_reach_the_source_strategy(tmp_path, capsys):
+    """--warm-source-set OPTION=V configures the source studies' strategy; each set of options keeps its own
+    source directories (a kept source of other options is never reused)."""
+    from _mf_table import write_mf_table
+
+    path = write_mf_table(tmp_path)
+    argv = ["bench", "search", str(path), "--seeds", "1", "--queries", "4", "--warm-start", str(path), "--json",
+            "--strategies", "moasha+warm", "--warm-source-strategy", "rea", "--warm-source-queries", "6",
+            "--out", str(tmp_path / "out")]
+    assert main(argv + ["--warm-source-set", "population=4"]) == 0
+    assert json.loads(capsys.readouterr().out)["warm_start"]["options"] == {"population": 4}
+    assert [p.name for p in (tmp_path / "out" / "sources").iterdir()] == ["mf-rea-population=4-q6-s0"]
+    for bad, error in (("bogus=1", "strategy 'rea': unknown option(s) ['bogus']"), ("population", "--warm-source-set expects NAME=VALUE")):
+        assert main(argv + ["--warm-source-set", bad]) == 2
+        assert error in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, match", [
     (["--strategies", "random,random+warm", "--warm-start", "S"], "random takes no warm start"),
     (["--strategies", "mobo+warm"], "need --warm-start"),
     (["--strategies", "mobo", "--warm-start", "S"], "no NAME\\+warm label"),
+    (["--strategies", "mobo", "--warm-source-set", "features=nb201-paths"], "--warm-source-set: no NAME\\+warm label"),
 ])
 def test_warm_start_arguments(argv, match):
     import argparse

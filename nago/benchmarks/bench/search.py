@@ -35,8 +35,8 @@ spent ``C`` such units (with ``--queries`` as a cap too).
 Warm starts (``--warm-start SOURCE_SPACE``, issue 15): a strategy named ``NAME+warm`` in ``--strategies``
 runs ``NAME`` warm-started (:mod:`nago.study.warm_start`) from a source study on ``SOURCE_SPACE`` (a table
 space over the same parameters, e.g. ``spaces/nb201.toml`` with its CIFAR-10 metric for a CIFAR-100 target):
-per seed ``s`` one ``--warm-source-strategy`` study of ``--warm-source-queries`` queries with its own seed
-``1000 + s``, kept under ``--warm-sources DIR`` (default ``OUT/sources``, reused and resumed by later runs).
+per seed ``s`` one ``--warm-source-strategy`` study (options ``--warm-source-set OPTION=V``) of
+``--warm-source-queries`` queries with its own seed ``1000 + s``, kept under ``--warm-sources DIR`` (default ``OUT/sources``, reused and resumed by later runs).
 ``--warm-reverse`` makes the source adversarial: it optimises each of its metrics in the opposite direction,
 so its best configs are the worst. ``--set NAME+warm.OPTION=V`` sets an option of the warm runs only.
 
@@ -85,6 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warm-start", default=None, metavar="SOURCE_SPACE",
                    help="table space of the source studies of the NAME+warm strategies (see the docstring)")
     p.add_argument("--warm-source-strategy", default="mobo", help="strategy of the source studies (default mobo)")
+    p.add_argument("--warm-source-set", dest="warm_source_options", action="append", default=[], metavar="OPTION=VALUE",
+                   help="an option of the source studies' strategy, e.g. features=nb201-paths (repeatable)")
     p.add_argument("--warm-source-queries", type=int, default=100, help="queries per source study (default 100)")
     p.add_argument("--warm-reverse", action="store_true",
                    help="adversarial sources: they optimise their metrics in the opposite direction")
@@ -313,7 +315,12 @@ def run(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--cost: got {args.cost}; allowed: a number > 0 (average full-fidelity queries)")
     if args.warm_source_queries < 1:
         raise ConfigError(f"--warm-source-queries: got {args.warm_source_queries}; allowed: an integer >= 1")
+    from nago.config.space import parse_assignments
+
     given = parse_options(args.options, strategies)
+    source_options = parse_assignments(args.warm_source_options, flag="--warm-source-set")
+    if source_options and not warm_labels:
+        raise ConfigError("--warm-source-set: no NAME+warm label to warm-start; allowed: with --warm-start")
     options = label_options(given, strategies)
     space_path = str(Path(args.space).resolve())
     space, table = _load(space_path)
@@ -326,6 +333,7 @@ def run(args: argparse.Namespace) -> dict:
             root = Path(args.warm_sources) if args.warm_sources else (Path(args.out) / "sources" if args.out else Path(scratch.name))
             warm_dirs = table_sources(args.warm_start, space_path, strategy=args.warm_source_strategy, seeds=args.seeds,
                                       queries=args.warm_source_queries, reverse=bool(args.warm_reverse), root=root,
+                                      options=source_options,
                                       threads=args.threads, workers=args.workers)
         keep = Path(args.out) / "runs" if args.out else None
         jobs = []
@@ -345,7 +353,8 @@ def run(args: argparse.Namespace) -> dict:
         "queries_limit": args.queries, "cost_limit": args.cost, "cost_unit": table.full_query_cost(),
         "cost_checkpoints": cost_checkpoints(max_cost), "options": given,
         "warm_start": None if not warm_labels else {
-            "source_space": args.warm_start, "strategy": args.warm_source_strategy, "queries": args.warm_source_queries,
+            "source_space": args.warm_start, "strategy": args.warm_source_strategy, "options": source_options,
+            "queries": args.warm_source_queries,
             "reverse": bool(args.warm_reverse), "seeds": [SOURCE_SEED + s for s in range(args.seeds)]},
         "search": [str(s) for s in table.search], "report": (table.report or table.search)[0].name,
         "optimum": {"row": best, "key": table.keys[best], **{k: v for k, v in table.metrics_of(best).items() if k != "table_row"}},

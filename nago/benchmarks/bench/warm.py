@@ -63,13 +63,14 @@ def warm_dirs(patterns: Sequence[str], seed: int) -> list[str]:
     return [str(Path(p.replace("{seed}", str(seed))).resolve()) for p in patterns]
 
 
-def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse: bool, run_dir: str, threads: int) -> str:
+def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse: bool, run_dir: str, threads: int,
+               options: dict[str, Any] | None = None) -> str:
     """``bench search``: the source study of seed ``seed`` on the table space ``space_path`` (seed
-    ``SOURCE_SEED + seed``; each search metric in the opposite direction when ``reverse``), run or resumed
-    up to ``queries`` finished trials in ``run_dir``; returns ``run_dir``."""
+    ``SOURCE_SEED + seed``; each search metric in the opposite direction when ``reverse``; the strategy's
+    ``options``), run or resumed up to ``queries`` finished trials in ``run_dir``; returns ``run_dir``."""
     import torch
 
-    from nago.benchmarks.bench.search import _load
+    from nago.benchmarks.bench.search import _load, strategy_options
     from nago.objectives.table import TableObjective
     from nago.study.study import Study
 
@@ -80,7 +81,8 @@ def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = Study(run_dir=run_dir, space=space, objective=TableObjective(table=table), objectives=objectives,
-                      strategy=strategy, seed=SOURCE_SEED + seed, resume=True, name=f"source-s{seed}")
+                      strategy=strategy, strategy_options=strategy_options(table, strategy, options or {}),
+                      seed=SOURCE_SEED + seed, resume=True, name=f"source-s{seed}")
         try:
             if len(study._finished()) < queries:
                 study.optimize(n_trials=queries, progress=False)
@@ -90,9 +92,10 @@ def source_one(space_path: str, strategy: str, seed: int, queries: int, reverse:
 
 
 def table_sources(source_space: str, target_space: str, *, strategy: str, seeds: int, queries: int, reverse: bool,
-                  root: Path, threads: int, workers: int) -> dict[int, str]:
+                  root: Path, threads: int, workers: int, options: dict[str, Any] | None = None) -> dict[int, str]:
     """``bench search``: run (or resume) the source study of every seed ``0..seeds-1`` on the table space
-    ``source_space`` under ``root`` (:func:`source_one`, ``workers`` at once); ``{seed: directory}``.
+    ``source_space`` under ``root`` (:func:`source_one`, ``workers`` at once, the strategy's ``options``;
+    each set of options has its own directories); ``{seed: directory}``.
 
     Raises:
         ConfigError: the source space searches other parameters than ``target_space``, or an unknown strategy.
@@ -107,6 +110,8 @@ def table_sources(source_space: str, target_space: str, *, strategy: str, seeds:
         raise ConfigError(f"--warm-start {source_space}: parameters {source.names}, the target's "
                           f"{target.names}; allowed: a table space over the same parameters")
     STRATEGIES.get(strategy)
-    tag = f"{Path(source_path).stem}-{strategy}-q{queries}{'-reversed' if reverse else ''}"
-    jobs = [(source_path, strategy, seed, queries, reverse, str(root / f"{tag}-s{seed}"), threads) for seed in range(seeds)]
+    opts = "".join(f"-{k}={v}" for k, v in sorted((options or {}).items()))
+    tag = f"{Path(source_path).stem}-{strategy}{opts}-q{queries}{'-reversed' if reverse else ''}"
+    jobs = [(source_path, strategy, seed, queries, reverse, str(root / f"{tag}-s{seed}"), threads, options)
+            for seed in range(seeds)]
     return dict(enumerate(_map(source_one, jobs, workers)))
