@@ -231,3 +231,15 @@ def test_nb201_mo_twelve_epoch_column(nb201):
     m12 = TableObjective(table=table)(config, seed=0, fidelity=12).metrics
     assert m12["cifar10valid_valid_200ep"] < m12["cifar10valid_test_200ep"] - 5  # the 12-epoch accuracy
     assert m12["query_cost"] == pytest.approx(m12["cifar10valid_train_time_200ep_s"] * 12 / 200)
+
+
+@pytest.mark.parametrize("name, metric", [("nb201-cifar100", "cifar100_test_200ep"), ("nb201-imagenet16", "imagenet16_test_200ep")])
+def test_warm_start_targets_have_a_twelve_epoch_fidelity_costed_in_epochs(name, metric):
+    space, table = load_table_space(SPACES / f"{name}.toml")
+    assert table.fidelity.levels == (12.0, 200.0) and table.full_query_cost() == 200.0
+    obj = TableObjective(table=table)
+    config = dict(zip(space.names, parse_arch(OPTIMUM)))
+    row = table.row(config)
+    full, m12 = obj(config, seed=0).metrics, obj(config, seed=0, fidelity=12).metrics
+    assert full[metric] == table.column(metric)[row] and full["query_cost"] == 200.0  # single-fidelity: unchanged
+    assert m12[metric] < full[metric] - 5 and m12["query_cost"] == 12.0  # the 12-epoch validation accuracy
