@@ -25,7 +25,7 @@ from nago.study.runner import derive_seed
 from nago.config.run import RunConfig
 from nago.config.space import SearchSpace
 from nago.study.storage import TrialStore
-from nago.strategies import STRATEGIES, Strategy
+from nago.strategies import Strategy
 from nago.strategies.base import Proposal
 from nago.study.from_run import study_from_run
 from nago.study.study import STORE_FILE, Outcome, Study, run_trial
