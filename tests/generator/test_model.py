@@ -28,11 +28,12 @@ def test_paper_example_widths_and_budget(paper_config):
 @pytest.mark.parametrize("name", ["hnag", "hnag-full", "rnag"])
 def test_random_configs_build_and_train_step(name):
     """Acceptance: 200 random configs per space build and run forward + backward (the original code
-    crashes on ~7%). Widths are set small so the test stays fast; the budget check is separate."""
+    crashes on ~7%). Widths and images (16 px: three stages still downsample 16 -> 8 -> 4) are small so the
+    test stays fast; the budget check is separate."""
     sp = SearchSpace.from_toml(SPACES / f"{name}.toml")
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(2, 3, 16, 16)
     for i, cfg in enumerate(sp.sample(np.random.default_rng(0), 200)):
-        net = build_model(generate(cfg, i), width_mult=2, head_width=8)
+        net = build_model(generate(cfg, i), image_size=16, width_mult=2, head_width=8)
         out = net(x)
         assert out.shape == (2, 10) and torch.isfinite(out).all()
         out.sum().backward()

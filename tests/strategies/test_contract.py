@@ -212,7 +212,13 @@ def test_warm_start_taken_or_refused(name, extra):
     best = warm.initial_configs(SPACE, 2)
     assert [p.config for p in first] == best and all(p.info["source"] == "warm" for p in first)
     s.set_warm_start(warm)
-    history = simulate(s, steps=6)
+    history = simulate(s, steps=4)  # 8 trials, 6 complete: the model (n_init / n_min 4) proposes from step 3 on
     again = make(name, **extra)
     again.set_warm_start(warm)
-    assert configs(s.ask(2)) == configs((again.tell(history), again.ask(2))[1])
+    nxt = s.ask(2)
+    assert configs(nxt) == configs((again.tell(history), again.ask(2))[1])
+    if name in ("mobo", "mo-bohb"):  # the warm-started model itself was exercised (and, with a transfer, says so)
+        sources = [t.info.get("source") for t in history] + [p.info.get("source") for p in nxt]
+        assert "qlognehvi" in sources
+        if extra.get("transfer") == "mean":
+            assert any(t.info.get("transfer") == "mean" for t in history)
