@@ -1,8 +1,7 @@
-"""Multi-objective Bayesian optimisation with BoTorch: GPs + qLogNEHVI / qLogNParEGO (qLogNEI for one
-objective). This is the "NAGO-MOBO (GP variant)": the paper's surrogate is a heteroscedastic BNN with
-USeMO-style selection and local penalisation [Ru2020nago]; nago uses GPs with the observed
-within-generator variance as noise and batch proposals conditioned on pending points
-[Daulton2021nehvi, Ament2023logei].
+"""Multi-objective Bayesian optimisation with BoTorch: GPs + qLogNEHVI / qLogNParEGO (qLogNEI for one objective).
+This is the "NAGO-MOBO (GP variant)": the paper's surrogate is a heteroscedastic BNN with USeMO-style selection
+and local penalisation [Ru2020nago]; nago uses GPs with the observed within-generator variance as noise and
+batch proposals conditioned on pending points [Daulton2021nehvi, Ament2023logei].
 
 How an ask works:
 
@@ -33,39 +32,23 @@ How an ask works:
    NotPSD, NaN, ...) warns with :class:`~nago.warnings.SurrogateFallbackWarning` and the whole ask falls back to
    Sobol: a study never ends because of the GP.
 
-Reference point of the hypervolume, raw metric units, one per objective: the study's ``[search]
-ref_point`` (the Study hands it over with :meth:`~nago.strategies.base.Strategy.set_ref_point`) or the
-option ``ref_point`` (direct use), else inferred each ask from the training observations by
-:func:`nago.analysis.pareto.reference_point` (the worst observed value minus 10 % of the observed range
-per objective), the rule the Study and reports use too. Proposals carry it as ``info["ref_point"]``.
+Reference point of the hypervolume (raw units, one per objective): the study's ``[search] ref_point`` (handed
+over by :meth:`~nago.strategies.base.Strategy.set_ref_point`) or the option ``ref_point``, else inferred each ask
+by :func:`nago.analysis.pareto.reference_point` (worst observed value minus 10 % of the observed range), the rule
+the Study and reports use too. Proposals carry it as ``info["ref_point"]``.
 
 Failures in two-objective spaces (issue 12, defect 11). On NB201 accuracy vs latency a few hundred cells
-fail (chance accuracy, ~10 %) at near-zero cost; with the output warp mobo spent 39-69 of 100 queries on
-them and ended at random search's hypervolume. Reproduced on a 384-cell table with 1/6 of the cells
-failing (``tests/strategies/test_mobo.py::failing_table``): mobo through the Study, 40 queries of which
-30 model-based, seeds 0-2, failures among the model-based queries and hypervolume ratio at 40:
-
-* before (half-rank + log, the raw reference point mapped through the warp): 18-27 of 30, HV 0.954-0.992;
-  ``warp="none"``: 2-4, 0.990-0.993. Two causes. (a) The reference point, extrapolated with the slope
-  of the warp's bottom segment (two failures a hair apart in accuracy but a rank quantile apart once
-  warped), landed ~4 warped ranges below the data, so a slightly cheaper failure looked like a large
-  hypervolume gain. (b) The half-rank step keeps the order of the tail, not its magnitude: failures sat
-  ~0.05 (of a warped range of 1) below mediocre configs, the GP could not tell them apart, and once
-  samples are unwarped that doubt spans 10 % to 80 % accuracy at near-zero cost.
-* hypervolume in raw units (fixes a) alone: 15-18 of 30. Log step only (no half-rank) in addition:
-  3-5 of 30, HV 0.989-0.992, but on ``spaces/nb201-mo.toml`` (3 seeds, 50 queries) the HV ratio fell from
-  0.963 / 0.990 to 0.940 / 0.983 at 25 / 50 queries: the half-rank's resolution at the top matters there.
-* kept: the warp as it is, the hypervolume in raw units, and **gross failures as an outcome
-  constraint**: rows far below the bulk of some objective (:func:`nago.strategies._gp.gross_failures`:
-  more than 10 upper-half spreads below the median) get a label +1, the others -1, and a GP of those
-  labels (same kernel as the objectives) is the last output of the model; qLogNEHVI / qLogNParEGO count
-  an improvement only where it is ``<= 0`` (BoTorch's ``constraints``), the screening multiplies by that
-  probability and takes the front of the other observations. The objective GPs still see every
-  observation. 1 of 30, HV 0.993-0.994 on the table; nb201-mo 0.972 / 0.986 (before 0.963 / 0.990, per
-  seed 0.992 / 0.989 / 0.976 against 0.995 / 0.987 / 0.986), nb201-params 0.982 / 0.989 (before 0.977 / 0.983).
-  ``info["gross_failures"]`` counts the rows treated so. A detached tail is the only thing the rule
-  catches (on the whole NB201 table: below 68.7 % accuracy, none on the front); with one objective the half-rank
-  warp alone handles the tail (log-EI looks only at the top).
+fail (chance accuracy, ~10 %) at near-zero cost, and the warped GP could not tell them from mediocre
+configs (the half-rank step keeps the tail's order, not its magnitude), so mobo chased them. Two fixes:
+the hypervolume is measured in raw units (the warp is inverted on the posterior samples), and **gross
+failures are an outcome constraint**: rows far below the bulk of some objective
+(:func:`nago.strategies._gp.gross_failures`: more than 10 upper-half spreads below the median) get a label
++1, the others -1, and a GP of those labels (same kernel as the objectives) is the last output of the
+model; qLogNEHVI / qLogNParEGO count an improvement only where it is ``<= 0`` (BoTorch's ``constraints``),
+the screening multiplies by that probability and takes the front of the other observations. The objective
+GPs still see every observation; ``info["gross_failures"]`` counts the rows treated so. With one objective
+the half-rank warp alone handles the tail (log-EI looks only at the top). Measurements and the variants
+that lost (raw units alone, log warp only): BENCHMARKS.md, "Two objectives after defect 11".
 
 Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Two parts:
 
@@ -82,22 +65,16 @@ Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Tw
   ``n`` identical observations, no weight could be fitted against them, and the search never left the
   failing cells: 1 % best accuracy after 100).
 
-  Why ``"none"`` by default (BENCHMARKS.md "Warm starts", NB201 CIFAR-10 sources, 20 seeds): after 25
-  queries the source's configs carry the gain and the model adds little (CIFAR-100: the same; ImageNet16-120:
-  46.56 with ``"mean"``, 46.47 without, +0.09 +- 0.06, the prior mean finding a neighbour of the source's best
-  cell more often); after 100 ``"none"`` is the safer one: 7 of 20
-  source studies had stopped in CIFAR-10's second basin (91.13-91.15 %, five or six edges from the
-  optimum), and with ``"mean"`` the target search inherited that basin (72.49 after 100 on those
-  seeds, cold 73.28) while ``"none"`` left it (73.36). The prior mean says where the source found its
-  best, not how unsure the source is elsewhere, so it keeps the target search where the source got
-  stuck. ``"mean"`` costs ~2x per ask on top. With the path kernel (``features="nb201-paths"``) on both sides the
-  sources no longer get stuck, and ``"none"`` is ahead @25 on ImageNet16-120 too (46.83 vs 46.73). A source that ranks configs in the opposite order gets
-  weight ~0 under ``"mean"`` (tested); under ``"none"`` it costs its ``warm_init`` queries.
+  Why ``"none"`` by default (BENCHMARKS.md "Warm starts", NB201 CIFAR-10 sources, 20 seeds): the prior mean
+  says where the source found its best, not how unsure the source is elsewhere. From the 7 of 20 sources that
+  had stopped in a local optimum it kept the target search there (CIFAR-100 after 100 queries: 72.49, cold
+  73.28, ``"none"`` 73.36); its gain @25 was at most 0.09 points, and it costs ~2x per ask. A source that ranks
+  configs in the opposite order gets weight ~0 under ``"mean"`` (tested); under ``"none"`` it costs its
+  ``warm_init`` queries.
 
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
 "qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mean"`` (or ``"mtgp"``).
-The ask is deterministic given the seed and the history (torch's
-global RNG is forked and seeded from both).
+The ask is deterministic given the seed and the history (torch's global RNG is forked and seeded from both).
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ Warm starts (``--warm-start SOURCE_SPACE``, issue 15): a strategy named ``NAME+w
 runs ``NAME`` warm-started (:mod:`nago.study.warm_start`) from a source study on ``SOURCE_SPACE`` (a table
 space over the same parameters, e.g. ``spaces/nb201.toml`` with its CIFAR-10 metric for a CIFAR-100 target):
 per seed ``s`` one ``--warm-source-strategy`` study (options ``--warm-source-set OPTION=V``) of
-``--warm-source-queries`` queries with its own seed ``1000 + s``, kept under ``--warm-sources DIR`` (default ``OUT/sources``, reused and resumed by later runs).
+``--warm-source-queries`` queries with its own seed ``1000 + s``, kept under ``--warm-sources DIR`` (default
+``OUT/sources``, reused and resumed by later runs).
 ``--warm-reverse`` makes the source adversarial: it optimises each of its metrics in the opposite direction,
 so its best configs are the worst. ``--set NAME+warm.OPTION=V`` sets an option of the warm runs only.
 
@@ -283,7 +284,7 @@ def summarise(table, runs: list[dict[str, Any]], queries: int, cost_grid: list[f
             out[f"{key}_cost_mean"], out[f"{key}_cost_std"] = _mean_std(M)
     out["cost_total_mean"] = float(np.mean([sum(r.get("costs") or [1.0] * len(r["rows"])) for r in runs]))
     out["full_queries_mean"] = float(np.mean([sum(r.get("full") or [True] * len(r["rows"])) for r in runs]))
-    found = [optimum in full_rows(r["rows"], r.get("full")) for r in runs]  # at the highest fidelity: a 12-epoch look is not a find
+    found = [optimum in full_rows(r["rows"], r.get("full")) for r in runs]  # a 12-epoch look is not a find
     out["optimum_found"] = sum(found)
     out["distinct_mean"] = float(np.mean([len(set(r["rows"]) - {-1}) for r in runs]))
     out["seconds_mean"] = float(np.mean([r["seconds"] for r in runs]))
