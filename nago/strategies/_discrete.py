@@ -100,7 +100,8 @@ def screen(
     model: Any, X: torch.Tensor, X_train: torch.Tensor, ref_point: torch.Tensor | None, seed: int,
     objective: Callable[[torch.Tensor], torch.Tensor] | None = None, feasibility: Any = None,
 ) -> torch.Tensor:
-    """Closed-form scores ``[N]`` of the candidates ``X`` (higher is better; see the module docstring).
+    """Closed-form log-scores ``[N]`` of the candidates ``X`` (higher is better; see the module docstring):
+    log-EI, or the log of the expected hypervolume improvement (times the probability of feasibility).
 
     Args:
         model: the fitted GP(s), outputs in maximisation sense.
@@ -111,7 +112,7 @@ def screen(
         objective: ``m >= 2``: maps model outputs ``[..., m]`` to the units of the hypervolume (mobo's
             inverse output warp); applied to the MC samples and the posterior means at ``X_train``.
         feasibility: ``m >= 2``: a one-output GP whose value is ``<= 0`` where a config does not fail;
-            the scores are multiplied by that probability.
+            the scores are multiplied by that probability (its log added).
     """
     from botorch.acquisition.analytic import _log_ei_helper
     from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
@@ -135,10 +136,10 @@ def screen(
             y = objective(y)
         box = (torch.minimum(y.unsqueeze(-2), upper) - lower).clamp_min(0)  # [S, c, C, m]
         scores.append(box.prod(-1).sum(-1).mean(0))
-    out = torch.cat(scores)
+    out = torch.cat(scores).clamp_min(1e-300).log()
     if feasibility is not None:
         f_mean, f_std = marginals(feasibility, X)
-        out = out * torch.distributions.Normal(0.0, 1.0).cdf(-f_mean / f_std).squeeze(-1)
+        out = out + torch.special.log_ndtr(-f_mean / f_std).squeeze(-1)
     return out
 
 

@@ -1,6 +1,23 @@
 """Warm-start data for :mod:`nago.strategies.mobo`'s surrogate (:mod:`nago.study.warm_start`): the earlier
 studies' observations as GP tasks, and their GPs (the ``"mean"`` transfer's priors), fitted once per study.
 
+mobo's option ``transfer`` (the initial configs, ``warm_init``, are separate): ``"none"`` (the default):
+the initial design only, then the usual GP of the target's own observations; ``"mean"`` fits a GP to each earlier study's (warped, standardised)
+  values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a learned weight
+  ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a multi-task GP,
+  the study as the task (positive task correlations, target's posterior out). The rest of the initial
+  design stays Sobol: the target data must vary for a weight to be learned (measured: taking over after
+  the ``warm_init`` source configs alone, a reversed source whose best configs all fail on the target gave
+  ``n`` identical observations, no weight could be fitted against them, and the search never left the
+  failing cells: 1 % best accuracy after 100).
+
+  Why ``"none"`` by default (BENCHMARKS.md "Warm starts", NB201 CIFAR-10 sources, 20 seeds): the prior mean
+  says where the source found its best, not how unsure the source is elsewhere. From the 7 of 20 sources that
+  had stopped in a local optimum it kept the target search there (CIFAR-100 after 100 queries: 72.49, cold
+  73.28, ``"none"`` 73.36); its gain @25 was at most 0.09 points, and it costs ~2x per ask. A source that ranks
+  configs in the opposite order gets weight ~0 under ``"mean"`` (tested); under ``"none"`` it costs its
+  ``warm_init`` queries.
+
 The models themselves live in :mod:`nago.strategies._gp` (:class:`~nago.strategies._gp.TransferMean`,
 the multi-task GP of ``fit_model(tasks=...)``).
 """

@@ -51,7 +51,8 @@ from nago.warnings import SpaceExhaustedWarning
 
 _OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None}
 _RUNGS = ("budgets", "min_budget", "max_budget")
-_MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer")
+_MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer",
+         "cost_exponent")
 
 
 @STRATEGIES.register("mo-bohb")

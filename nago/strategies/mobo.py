@@ -31,6 +31,8 @@ How an ask works:
    the batch is filled from Sobol. Any exception in fitting or optimising (``ModelFittingError``,
    NotPSD, NaN, ...) warns with :class:`~nago.warnings.SurrogateFallbackWarning` and the whole ask falls back to
    Sobol: a study never ends because of the GP.
+5. With ``cost_exponent > 0`` the acquisition (and the screening) is per unit of predicted training cost
+   (a GP of the trials' log cost; :mod:`nago.strategies._cost`).
 
 Reference point of the hypervolume (raw units, one per objective): the study's ``[search] ref_point`` (handed
 over by :meth:`~nago.strategies.base.Strategy.set_ref_point`) or the option ``ref_point``, else inferred each ask
@@ -55,22 +57,10 @@ Warm starts (:mod:`nago.study.warm_start`, ``nago search --warm-start DIR``). Tw
 * the initial design: the first ``warm_init`` proposals (default ``n_init // 2``) are the earlier
   studies' best configs (their Pareto front, spread first, then the next ranks; several sources in turn),
   in place of as many Sobol points;
-* the model (``transfer``): ``"none"`` (the default): the initial design only, then the usual GP of
-  the target's own observations; ``"mean"`` fits a GP to each earlier study's (warped, standardised)
-  values and makes it the prior mean of the target GP, ``c + sum_s w_s * mu_s(x)`` with a learned weight
-  ``w_s >= 0`` per source (:class:`nago.strategies._gp.TransferMean`); ``"mtgp"`` fits a multi-task GP,
-  the study as the task (positive task correlations, target's posterior out). The rest of the initial
-  design stays Sobol: the target data must vary for a weight to be learned (measured: taking over after
-  the ``warm_init`` source configs alone, a reversed source whose best configs all fail on the target gave
-  ``n`` identical observations, no weight could be fitted against them, and the search never left the
-  failing cells: 1 % best accuracy after 100).
-
-  Why ``"none"`` by default (BENCHMARKS.md "Warm starts", NB201 CIFAR-10 sources, 20 seeds): the prior mean
-  says where the source found its best, not how unsure the source is elsewhere. From the 7 of 20 sources that
-  had stopped in a local optimum it kept the target search there (CIFAR-100 after 100 queries: 72.49, cold
-  73.28, ``"none"`` 73.36); its gain @25 was at most 0.09 points, and it costs ~2x per ask. A source that ranks
-  configs in the opposite order gets weight ~0 under ``"mean"`` (tested); under ``"none"`` it costs its
-  ``warm_init`` queries.
+* the model (``transfer``): ``"none"`` (the default: the initial design only, then the usual GP of the
+  target's own observations), ``"mean"`` (each earlier study's GP is the prior mean of the target GP, with a
+  learned weight) or ``"mtgp"`` (a multi-task GP); what each does and why ``"none"`` is the default:
+  :mod:`nago.strategies._transfer`.
 
 Every proposal's ``info`` says how it was made: ``{"source": "sobol" | "fallback" | "qlognehvi" |
 "qlognparego" | "qlognei" | "warm", ...}``; with a warm-started model, ``"transfer": "mean"`` (or ``"mtgp"``).
@@ -99,9 +89,10 @@ from nago.strategies import _discrete
 from nago.strategies._features import GP_FEATURES
 from nago.analysis.pareto import max_sense, objective_values, reference_point
 from nago.strategies._gp import fit_model, gross_failures, is_finite_observation, observed_noise
+from nago.strategies._cost import cost_weighted
 from nago.strategies._transfer import SourcePriors, transfer_tasks
 from nago.strategies._warp import OutputWarp
-from nago.strategies._options import check_unknown, choice_option, int_option, require_searchable
+from nago.strategies._options import check_unknown, choice_option, float_option, int_option, require_searchable
 from nago.strategies._sobol import novel_sobol, pending_unit, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
@@ -142,6 +133,8 @@ class MOBO(Strategy):
             ``n_init // 2`` (at least 1).
         transfer: with a warm start, ``"none"`` (default: only the initial configs), ``"mean"`` (the
             earlier studies' GPs are the prior mean) or ``"mtgp"`` (a multi-task GP); see "Warm starts".
+        cost_exponent: ``a >= 0``; with ``a > 0`` the acquisition is divided by (predicted cost)^a, improvement
+            per unit of training cost (:mod:`nago.strategies._cost`); default 0 (cost ignored).
 
     Example:
         >>> objs = parse_objectives(["val_acc:max", "memory_mb:min"])
@@ -168,18 +161,19 @@ class MOBO(Strategy):
         features: str | None = None,
         warm_init: int | None = None,
         transfer: str = "none",
+        cost_exponent: float = 0.0,
         **unknown: Any,
     ) -> None:
         check_unknown(
             "mobo", unknown, ("n_init", "acquisition", "ref_point", "num_restarts", "raw_samples", "mc_samples",
-                              "max_candidates", "warp", "features", "warm_init", "transfer")
+                              "max_candidates", "warp", "features", "warm_init", "transfer", "cost_exponent")
         )
         require_searchable(space, "mobo")
         super().__init__(
             space=space, objectives=objectives, seed=seed, fidelity=fidelity, n_init=n_init,
             acquisition=acquisition, ref_point=ref_point, num_restarts=num_restarts,
             raw_samples=raw_samples, mc_samples=mc_samples, max_candidates=max_candidates, warp=warp,
-            features=features, warm_init=warm_init, transfer=transfer,
+            features=features, warm_init=warm_init, transfer=transfer, cost_exponent=cost_exponent,
         )  # fmt: skip
         self.n_init = 2 * (space.dim + 1) if n_init is None else int_option("mobo", "n_init", n_init, 2)
         self.acquisition = choice_option("mobo", "acquisition", acquisition, ACQUISITIONS)
@@ -192,6 +186,7 @@ class MOBO(Strategy):
         self.features = None if features is None else GP_FEATURES.get(str(features))(space)
         self.warm_init = max(1, self.n_init // 2) if warm_init is None else int_option("mobo", "warm_init", warm_init, 0)
         self.transfer = choice_option("mobo", "transfer", transfer, TRANSFERS)
+        self.cost_exponent = float_option("mobo", "cost_exponent", cost_exponent, 0)
         self._setup_domain()
 
     supports_warm_start = True
@@ -307,8 +302,10 @@ class MOBO(Strategy):
             X_pending = pending_unit(self.space, pending)
             acqf, source = self._acquisition(model, X, X_pending, ref, seed, unwarp, constrained=feasibility is not None)
             info.update(source)
+            fit_cost = lambda Xc, yc: fit_model(Xc, yc, [None], self.cat_dims, self.features)  # noqa: E731
+            acqf, log_cost = cost_weighted(acqf, X, train, self.cost_exponent, fit_cost, info)
             if None not in self.space.levels():
-                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed, unwarp, failed)
+                return self._optimize_discrete(acqf, model, X, Y, ref, n, X_pending, info, seed, unwarp, failed, log_cost)
             with warnings.catch_warnings():
                 # the alternating optimiser's short inner L-BFGS runs hit their iteration cap by design
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -341,7 +338,7 @@ class MOBO(Strategy):
     def _optimize_discrete(
         self, acqf: Any, model: Any, X_train: torch.Tensor, Y: torch.Tensor, ref: torch.Tensor | None, n: int,
         X_pending: torch.Tensor | None, info: dict[str, Any], seed: int, unwarp: Any = None,
-        failed: torch.Tensor | None = None,
+        failed: torch.Tensor | None = None, log_cost: Any = None,
     ) -> tuple[torch.Tensor, list[dict]]:
         """Screen the unseen candidate configs, then pick a batch of (up to) ``n`` greedily by ``acqf``.
 
@@ -365,6 +362,9 @@ class MOBO(Strategy):
                                           feasibility=model.models[m])
             else:
                 scores = _discrete.screen(model, X, X_train, ref, seed, objective=unwarp)
+            if log_cost is not None:  # the screening's log-scores per unit cost, as the acquisition's
+                with torch.no_grad():
+                    scores = scores - self.cost_exponent * log_cost(X)
             X = X[torch.topk(scores, _discrete.SHORTLIST).indices]
         picked, values = _discrete.greedy_batch(acqf, X, n, X_pending)
         infos = [{**info, "acq_value": v, "candidates": len(cand)} for v in values]

@@ -224,13 +224,17 @@ def test_bad_fidelity_section(tmp_path, edit, match):
         load_table_space(path)
 
 
-def test_nb201_mo_twelve_epoch_column(nb201):
-    space, table = load_table_space(SPACES / "nb201-mo.toml")
+@pytest.mark.parametrize("name", ["nb201-mo", "nb201-params"])
+def test_nb201_two_objective_spaces_have_a_twelve_epoch_column_costed_in_training_time(nb201, name):
+    space, table = load_table_space(SPACES / f"{name}.toml")
     assert table.fidelity.levels == (12.0, 200.0)
     config = dict(zip(space.names, parse_arch(OPTIMUM)))
-    m12 = TableObjective(table=table)(config, seed=0, fidelity=12).metrics
+    obj = TableObjective(table=table)
+    full, m12 = obj(config, seed=0).metrics, obj(config, seed=0, fidelity=12).metrics
     assert m12["cifar10valid_valid_200ep"] < m12["cifar10valid_test_200ep"] - 5  # the 12-epoch accuracy
     assert m12["query_cost"] == pytest.approx(m12["cifar10valid_train_time_200ep_s"] * 12 / 200)
+    assert full["query_cost"] == pytest.approx(full["cifar10valid_train_time_200ep_s"])
+    assert all(m12[k] == full[k] for k in ("params_m", "cifar10valid_train_time_200ep_s") if k in full)
 
 
 @pytest.mark.parametrize("name, metric", [("nb201-cifar100", "cifar100_test_200ep"), ("nb201-imagenet16", "imagenet16_test_200ep")])
