@@ -115,3 +115,27 @@ def test_study_on_a_fidelity_table_reports_the_highest_fidelity_front(mf, tmp_pa
     study.report(plots=False)
     assert "36" in (tmp_path / "run" / "report.md").read_text()
     study.close()
+
+
+@pytest.mark.parametrize("costed", ["query_cost", "wall time"])
+def test_cost_aware_proposals_in_a_study(mf, tmp_path, costed):
+    """``cost_exponent`` reaches the rung-0 GP: its proposals say the cost model was used, with the table's
+    ``query_cost`` or, for an objective that reports no cost (live training), the trials' wall time."""
+    import time
+
+    space, table = mf
+    objective = TableObjective(table=table)
+    if costed == "wall time":
+        def timed(config, *, seed, fidelity=None):  # no query_cost: the wall time is the cost
+            metrics = {k: v for k, v in objective(config, seed=seed, fidelity=fidelity).metrics.items() if k != "query_cost"}
+            time.sleep(0.002 * (1 + "pqrstu".index(config["a"])))
+            return metrics
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = Study(run_dir=tmp_path / "run", space=space, objective=objective if costed == "query_cost" else timed,
+                      objectives=["acc:max", "time:min"], strategy="mo-bohb",
+                      strategy_options={"budgets": [4, 36], "cost_exponent": 1.0, "random_fraction": 0.0, **GP}, seed=0)
+        study.optimize(n_trials=12, progress=False)
+    model = [t for t in study.trials if t.info.get("source") == "qlognehvi"]
+    assert model and all(t.info["cost_model"] is True for t in model)
+    study.close()
