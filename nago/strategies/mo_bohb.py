@@ -49,7 +49,6 @@ from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
 
-MODEL_BUDGETS = ("highest", "lowest", "stacked")
 _OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None}
 _RUNGS = ("budgets", "min_budget", "max_budget")
 _MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer",
@@ -67,12 +66,10 @@ class MOBOHB(Strategy):
         eta: promotion rate, default 3: a rung promotes its best third (as ASHA and Syne Tune).
         random_fraction: share of new configs that are Sobol points, default 1/3 (BOHB's).
         n_min: finite observations a budget needs before the GP models it; default ``d + 2``.
-        model_budget: which budget with ``n_min`` observations the GP is fitted to: ``"lowest"`` (default:
-            the most observations; on NAS-Bench-201, 12 / 200 epochs, a higher hypervolume at every cost than
-            ``"highest"``, BOHB's rule), ``"highest"``, or ``"stacked"``: the highest, its GPs' prior mean the
-            lower budgets' GPs (mobo's transfer ``"mean"``, one source per lower budget, weights learned:
-            an autoregressive multi-fidelity model), so proposals aim at the top budget's front with the
-            cheap budgets' data.
+        model_budget: ``"lowest"`` (default) or ``"highest"`` (BOHB's rule): which budget with ``n_min``
+            observations the GP is fitted to. The lowest has the most observations; on NAS-Bench-201
+            (12 / 200 epochs) it reached a higher hypervolume at every cost (BENCHMARKS.md; a GP of the highest
+            budget with the lower budgets' GPs as prior means was measured too: no better, twice the time).
         acquisition, num_restarts, raw_samples, mc_samples, max_candidates, warp, features, transfer,
             cost_exponent: the GP and acquisition settings, as ``mobo``'s. ``cost_exponent`` weighs a new
             config's screen by its predicted cost (configs differ several-fold in training time).
@@ -113,10 +110,7 @@ class MOBOHB(Strategy):
         self.random_fraction = float_option(self.name, "random_fraction", opts["random_fraction"], 0, 1)
         n_min = space.dim + 2 if opts["n_min"] is None else opts["n_min"]
         self.n_min = int_option(self.name, "n_min", n_min, 2)
-        self.model_budget = choice_option(self.name, "model_budget", opts["model_budget"], MODEL_BUDGETS)
-        if self.model_budget == "stacked" and options.get("transfer", "none") not in ("none", "mean"):
-            raise ConfigError(f"strategy {self.name!r}: model_budget 'stacked' models the lower budgets as transfer "
-                              f"'mean' sources; option 'transfer' got {options['transfer']!r}; allowed: none, mean")
+        self.model_budget = choice_option(self.name, "model_budget", opts["model_budget"], ("highest", "lowest"))
         self.warm_init = warm_init_option(self.name, opts["warm_init"], space)
         self._mobo_options = {k: options[k] for k in _MOBO if k in options}
         if self.random_fraction < 1:  # validate the GP options now, not at the first model ask
@@ -179,29 +173,6 @@ class MOBOHB(Strategy):
             mobo.set_ref_point(self.ref_point)
         return mobo
 
-    def _stacked(self, rung: int):
-        """A ``mobo`` of budget ``rung`` whose GPs take the lower budgets' GPs as prior means (one transfer
-        ``"mean"`` source per lower budget, the weights learned; with ``transfer = "mean"`` the warm start's
-        sources too), built afresh each ask: the lower rungs grow."""
-        from nago.strategies.mobo import MOBO
-        from nago.study.warm_start import WarmSource, WarmStart
-
-        sources = list(self.warm.sources) if self.warm is not None and self._mobo_options.get("transfer") == "mean" else []
-        for r in range(rung):
-            done = [t for t in self.trials if self.rung_of(t) == r and t.state == TrialState.COMPLETE
-                    and is_finite_observation(t, self.objectives)]
-            if done:
-                sources.append(WarmSource(path=f"<{self.name} budget {self.budgets[r]:g}>", name=f"budget {self.budgets[r]:g}",
-                                          mapping=tuple(str(o) for o in self.objectives), configs=tuple(dict(t.config) for t in done),
-                                          values=self.max_sense_matrix(done).numpy(), fidelity=self.budgets[r]))
-        options = {**self._mobo_options, "transfer": "mean"}
-        mobo = MOBO(space=self.space, objectives=self.objectives, seed=self.seed, fidelity=self.budgets[rung],
-                    n_init=self.n_min, warm_init=0, **options)
-        mobo.set_warm_start(WarmStart(sources=tuple(sources)) if sources else None)
-        if rung == len(self.budgets) - 1 and self.ref_point is not None:
-            mobo.set_ref_point(self.ref_point)
-        return mobo
-
     def model_rung(self) -> int | None:
         """The budget index the GP is fitted to now (see ``model_budget``), or ``None`` while no budget
         has ``n_min`` finite observations."""
@@ -212,9 +183,7 @@ class MOBOHB(Strategy):
         ready = [r for r, c in enumerate(counts) if c >= self.n_min]
         if not ready:
             return None
-        if self.model_budget == "lowest":
-            return 0 if ready[0] == 0 else None
-        return ready[-1]
+        return ready[-1] if self.model_budget == "highest" else (ready[0] if ready[0] == 0 else None)
 
     def _new_configs(self, n: int, pending: Sequence[Trial]) -> list[Proposal]:
         first = [t for t in [*self.trials, *pending] if self.rung_of(t) == 0]
@@ -225,12 +194,11 @@ class MOBOHB(Strategy):
                for c in self.warm_configs(self.warm_init, pending)[:n]]
         n_model = min(n_model, n - len(out))
         if n_model:
-            stacked = self.model_budget == "stacked" and rung > 0
-            mobo = self._stacked(rung) if stacked else self._model(self.budgets[rung])
+            mobo = self._model(self.budgets[rung])
             mobo.tell(self.trials)
             train = [t for t in self.trials if self.rung_of(t) == rung]
             for p in mobo.propose(n_model, [*pending, *mobo._as_pending(out)], train=train):
-                info = {**p.info, "rung": 0, "model_budget": self.budgets[rung], **({"stacked": rung} if stacked else {})}
+                info = {**p.info, "rung": 0, "model_budget": self.budgets[rung]}
                 if info.get("source") == "sobol":  # the GP fell back or could not fill the batch
                     info["source"] = "fallback" if "error" in info else "sobol"
                 out.append(Proposal(p.config, fidelity=self.budgets[0], info=info))
