@@ -135,7 +135,7 @@ def test_cost_aware_proposals_in_a_study(mf, tmp_path, costed):
         study = Study(run_dir=tmp_path / "run", space=space, objective=objective if costed == "query_cost" else timed,
                       objectives=["acc:max", "time:min"], strategy="mo-bohb",
                       strategy_options={"budgets": [4, 36], "cost_exponent": 1.0, "random_fraction": 0.0, **GP}, seed=0)
-        study.optimize(n_trials=12, progress=False)
+        study.optimize(n_trials=8, progress=False)  # n_min 4: the GP proposes from the 5th new config on
     model = [t for t in study.trials if t.info.get("source") == "qlognehvi"]
     assert model and all(t.info["cost_model"] is True for t in model)
     study.close()
