@@ -192,8 +192,10 @@ def _warm_start(n: int = 12):
                                          configs=tuple(configs), values=values),))
 
 
-@pytest.mark.parametrize("name, extra", [(n, {}) for n in NAMES] + [("mobo", {"transfer": "mean"}),
-                                                                     ("mo-bohb", {"transfer": "mean"})])
+# mobo with transfer "mean" on this mixed space takes ~1 min (alternating optimiser): slow; mo-bohb runs the same
+# MOBO transfer path here, and tests/study/test_warm_start.py runs mobo's transfer in a Study
+@pytest.mark.parametrize("name, extra", [(n, {}) for n in NAMES] + [
+    pytest.param("mobo", {"transfer": "mean"}, marks=pytest.mark.slow), ("mo-bohb", {"transfer": "mean"})])
 def test_warm_start_taken_or_refused(name, extra):
     """Strategies in WARM_START_STRATEGIES evaluate the earlier studies' best configs first and keep the
     contract (valid, unseen, deterministic), with a transfer model too; the others refuse a warm start
