@@ -49,7 +49,8 @@ from nago.strategies.base import STRATEGIES, Proposal, Strategy
 from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
 
-_OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None}
+_OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None,
+        "min_front_prob": 0.0}
 _RUNGS = ("budgets", "min_budget", "max_budget")
 _MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer",
          "cost_exponent")
@@ -75,6 +76,11 @@ class MOBOHB(Strategy):
             config's screen by its predicted cost (configs differ several-fold in training time).
         warm_init: with a warm start, how many of the earlier studies' best configs are the first new
             configs (at the lowest budget, so they are screened like any other); default ``d + 1``.
+        min_front_prob: skip a due promotion while the predicted probability that the config's result at
+            the highest budget is non-dominated by the results already there is below this (0 to 1;
+            default 0: ASHA's rule alone). The prediction is a line per objective from the config's
+            budget to the highest, fitted to the configs trained at both (:mod:`~nago.strategies._front_prob`;
+            off until 4 exist). A skipped config keeps its rank and is promoted later if the line moves.
 
     Warm starts: besides those configs, with ``transfer = "mean"`` or ``"mtgp"`` the GP gets the earlier
     observations as ``mobo`` does (measured at the sources' fidelity; the weights learn how they relate to
@@ -112,6 +118,7 @@ class MOBOHB(Strategy):
         self.n_min = int_option(self.name, "n_min", n_min, 2)
         self.model_budget = choice_option(self.name, "model_budget", opts["model_budget"], ("highest", "lowest"))
         self.warm_init = warm_init_option(self.name, opts["warm_init"], space)
+        self.min_front_prob = float_option(self.name, "min_front_prob", opts["min_front_prob"], 0, 1)
         self._mobo_options = {k: options[k] for k in _MOBO if k in options}
         if self.random_fraction < 1:  # validate the GP options now, not at the first model ask
             self._model(self.budgets[0])
@@ -141,8 +148,9 @@ class MOBOHB(Strategy):
         Y = objective_values(ok, self.objectives)
         return [ok[i] for i in pareto_order(Y, maximize=[o.maximize for o in self.objectives])]
 
-    def promotions(self, pending: Sequence[Trial]) -> list[tuple[Trial, int]]:
-        """``(parent, next_rung)`` for every promotion due now, top rung first (ASHA)."""
+    def promotions(self, pending: Sequence[Trial]) -> list[tuple[Trial, int, float | None]]:
+        """``(parent, next_rung, front_prob)`` for every promotion due now, top rung first (ASHA);
+        ``front_prob``: see :meth:`front_probabilities` (``None`` where not computed)."""
         everything = [*self.trials, *pending]
         by_rung: dict[int, list[Trial]] = {}
         for t in everything:
@@ -154,8 +162,34 @@ class MOBOHB(Strategy):
             if k == 0:
                 continue
             above = {self.space.key(t.config) for t in by_rung.get(r + 1, [])}
-            out += [(t, r + 1) for t in self.ranked(finished)[:k] if self.space.key(t.config) not in above]
+            due = [t for t in self.ranked(finished)[:k] if self.space.key(t.config) not in above]
+            probs = self.front_probabilities(r, due) if self.min_front_prob > 0 and due else [None] * len(due)
+            out += [(t, r + 1, p) for t, p in zip(due, probs) if p is None or p >= self.min_front_prob]
         return out
+
+    def front_probabilities(self, rung: int, trials: Sequence[Trial]) -> list[float | None]:
+        """For each trial of ``rung``: the predicted probability that its config's result at the highest
+        budget is dominated by none of those observed there (:mod:`~nago.strategies._front_prob`: a line
+        per objective fitted to the configs complete at both budgets, 256 seeded draws per trial so a
+        resume decides alike); ``None`` each while fewer than 4 such configs exist."""
+        from nago.strategies._front_prob import fit_budget_map, front_probability
+
+        top = len(self.budgets) - 1
+        done = {r: {} for r in (rung, top)}
+        for t in self.trials:
+            r = self.rung_of(t)
+            if r in done and t.state == TrialState.COMPLETE and is_finite_observation(t, self.objectives):
+                done[r][self.space.key(t.config)] = t
+        both = [k for k in done[rung] if k in done[top]]
+        fit = fit_budget_map(self.max_sense_matrix([done[rung][k] for k in both]).numpy(),
+                             self.max_sense_matrix([done[top][k] for k in both]).numpy()) if both else None
+        if fit is None:
+            return [None] * len(trials)
+        a, b, sd = fit
+        front = self.max_sense_matrix(list(done[top].values())).numpy()
+        low = self.max_sense_matrix(list(trials)).numpy()
+        return [front_probability(a + b * x, sd, front, np.random.default_rng([self.seed % 2**63, t.id]).standard_normal((256, len(sd))))
+                for t, x in zip(trials, low)]
 
     # -- new configs -----------------------------------------------------------------------------
     def _model(self, budget: float):
@@ -218,8 +252,9 @@ class MOBOHB(Strategy):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ConfigError(f"ask: n must be an integer >= 0, got {n!r}")
         pending = list(pending)
-        out = [Proposal(dict(t.config), fidelity=self.budgets[r], info={"rung": r, "parent": t.id, "source": "promotion"})
-               for t, r in self.promotions(pending)[:n]]
+        out = [Proposal(dict(t.config), fidelity=self.budgets[r], info={"rung": r, "parent": t.id, "source": "promotion",
+                                                                        **({} if p is None else {"front_prob": p})})
+               for t, r, p in self.promotions(pending)[:n]]
         if len(out) < n:
             out += self._new_configs(n - len(out), pending)
         if len(out) < n:
