@@ -42,6 +42,8 @@ def fit_budget_map(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.nd
             b[j], a[j] = 0.0, y.mean()
         resid = y - (a[j] + b[j] * x)
         s[j] = np.sqrt((resid**2).sum() / (n - 2))
+        if s[j] <= 1e-9 * (np.abs(y).max() + 1.0):  # an exact relation up to rounding: predicted exactly
+            s[j] = 0.0
     return a, b, s
 
 

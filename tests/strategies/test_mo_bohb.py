@@ -105,7 +105,7 @@ def test_study_on_a_fidelity_table_reports_the_highest_fidelity_front(mf, tmp_pa
         warnings.simplefilter("ignore")
         study = Study(run_dir=tmp_path / "run", space=space, objective=TableObjective(table=table), objectives=["acc:max", "time:min"],
                       strategy="mo-bohb", strategy_options={"budgets": [4, 36], **GP}, seed=0)
-        study.optimize(n_trials=24, progress=False)
+        study.optimize(n_trials=14, progress=False)
     trials = study.trials
     assert {t.fidelity for t in trials} == {4.0, 36.0}
     low = [t for t in trials if t.fidelity == 4.0]
@@ -139,3 +139,29 @@ def test_cost_aware_proposals_in_a_study(mf, tmp_path, costed):
     model = [t for t in study.trials if t.info.get("source") == "qlognehvi"]
     assert model and all(t.info["cost_model"] is True for t in model)
     study.close()
+
+
+def test_min_front_prob_skips_a_promotion_predicted_dominated_at_the_top(mf):
+    """Five configs trained at both budgets: 36-epoch acc ~ 7 + 1.1 * 12-epoch acc (residual sd 4.8), time
+    unchanged. The new rung-0 result (62, 6) is on its rung's front, but its predicted 36-epoch result (75.2, 6) is
+    dominated by (80, 5) already there with probability 0.84, so with min_front_prob 0.5 it waits (the slot goes to
+    a new config); without the option ASHA promotes it."""
+    space, _ = mf
+    c = [{"a": a, "b": b} for a in "pqrstu" for b in range(6)]
+    low = [(70, 10), (60, 5), (50, 3), (40, 2), (30, 1)]
+    told = [_done(i, c[i], 4, *v) for i, v in enumerate(low)]
+    told += [_done(5 + i, c[i], 36, acc, v[1], {"rung": 1, "parent": i}) for i, (v, acc) in enumerate(zip(low, [80, 80, 60, 50, 40]))]
+    told += [_done(10, c[5], 4, 62, 6)]
+    told += [_done(11 + i, c[6 + i], 4, *v) for i, v in enumerate([(10, 40), (5, 50), (1, 60), (2, 70), (3, 80), (4, 90)])]
+    decided = {}
+    for prob in (0.0, 0.5):  # 12 finished at rung 0, eta 2: the best 6 (the rung's front) are due
+        s = STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, seed=0, budgets=[4, 36], eta=2, random_fraction=1.0,
+                                      min_front_prob=prob)
+        s.tell(told)
+        out = s.ask(1)
+        decided[prob] = [p.info.get("parent") for p in out]
+    assert s.front_probabilities(0, [told[10]])[0] == pytest.approx(1 - 0.84, abs=0.06)
+    assert decided == {0.0: [10], 0.5: [None]}
+    assert out[0].info["source"] == "sobol"
+    with pytest.raises(ConfigError, match="min_front_prob"):
+        STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, budgets=[4, 36], min_front_prob=1.5)
