@@ -9,7 +9,10 @@ as ASHA does (Li et al. 2020): whenever a slot is free,
 1. **promote**, top rung first: of the ``n_r`` finished trials at rung ``r``, the best ``floor(n_r / η)``
    by :func:`~nago.analysis.pareto.pareto_order` (non-dominated rank first, then greedy hypervolume
    contribution within a front, so the promoted configs spread along the front; no scalarisation
-   fixed in advance) that are not yet at rung ``r + 1`` move up (failed trials never do);
+   fixed in advance) that are not yet at rung ``r + 1`` move up (failed trials never do); with
+   ``min_front_prob``, a due promotion waits while the config's predicted result at the highest budget
+   is likely dominated by the results already there (:mod:`~nago.strategies._front_prob`), so the
+   budget goes to screens instead;
 2. else **start a new config** at the lowest budget: with probability ``random_fraction`` (or while
    no budget has ``n_min`` finite observations) the next unseen Sobol point, else the proposal of
    :class:`~nago.strategies.mobo.MOBO` (GPs + qLogNEHVI, the pending trials as ``X_pending``) fitted to
