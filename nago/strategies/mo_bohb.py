@@ -191,8 +191,8 @@ class MOBOHB(Strategy):
         a, b, sd = fit
         front = self.max_sense_matrix(list(done[top].values())).numpy()
         low = self.max_sense_matrix(list(trials)).numpy()
-        return [front_probability(a + b * x, sd, front, np.random.default_rng([self.seed % 2**63, t.id]).standard_normal((256, len(sd))))
-                for t, x in zip(trials, low)]
+        draws = (np.random.default_rng([self.seed % 2**63, t.id]).standard_normal((256, len(sd))) for t in trials)
+        return [front_probability(a + b * x, sd, front, eps) for x, eps in zip(low, draws)]
 
     # -- new configs -----------------------------------------------------------------------------
     def _model(self, budget: float):
