@@ -7,7 +7,9 @@
   written as ``config.<name>``, a metric named like any earlier column as ``metrics.<name>``.
 * ``pareto.csv`` — the non-dominated trials, best first in the first objective.
 * ``report.md`` — counts by state and failure kind, the failed trials, the objectives, the Pareto table,
-  the final hypervolume and its reference point, the best trial per objective, links to the plots.
+  the final hypervolume and its reference point, the best trial per objective, for a multi-fidelity
+  study how its lower budgets rank configs against the front fidelity (:mod:`nago.analysis.fidelity`),
+  links to the plots.
 * ``pareto.png``, ``hypervolume.png`` — see :mod:`nago.analysis.plots` (with ``plots=True``).
 
 Which trials form the front: the complete trials at the **highest fidelity present among complete
@@ -35,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nago.errors import NagoError
+from nago.analysis.fidelity import LOW_RHO, LOW_RHO_PAIRS, BudgetAgreement, budget_agreement
 from nago.analysis.pareto import hypervolume, hypervolume_history, non_dominated, objective_matrix, reference_point
 from nago.study.storage import TrialStore
 from nago.study.trial import ObjectiveSpec, Trial, TrialState, parse_objectives
@@ -179,7 +182,8 @@ def write_report(
         written["hypervolume.png"] = hypervolume_plot(
             run_dir / "hypervolume.png", [t.id for t in scored], history, ref_point=ref, title=title
         )
-    text = _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, ref_source, written)
+    text = _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, ref_source, written,
+                     budgets=_budgets_section(budget_agreement(trials, objs)))
     if meta["warm_start"]:
         text = text.replace("## Trials by state\n", _warm_section(meta["warm_start"], trials) + "## Trials by state\n", 1)
     written["report.md"] = run_dir / "report.md"
@@ -199,12 +203,37 @@ def _warm_section(stored: Any, trials: Sequence[Trial]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _budgets_section(rows: Sequence[BudgetAgreement]) -> str:
+    """``## Budgets`` (multi-fidelity studies only): per budget the configs, the objectives' medians and,
+    below the front fidelity, the rank agreement with it; a line for each low agreement."""
+    if not rows:
+        return ""
+    names, top = list(rows[-1].median), rows[-1].budget
+    table = [{"budget": r.budget, "configs": r.configs, **{f"median {n}": r.median[n] for n in names},
+              "also at the front budget": r.pairs if r.budget != top else "-",
+              **{f"rho {n}": r.rho[n] if r.budget != top else "-" for n in names}} for r in rows]
+    out = ["## Budgets\n",
+           f"Configs complete at each budget (epochs), the median of each objective there and, below the front "
+           f"fidelity {top:g}, the Spearman rank correlation `rho` with it over the configs trained at both (1: ranked "
+           "alike; 0: unrelated). Those configs were promoted for ranking well at the lower budget, so `rho` says "
+           "whether the promotions were sound, not whether good configs were left behind; at a low budget whose median "
+           "accuracy is near chance, only the fastest learners stand out.\n",
+           markdown_table(table, list(table[0]))]
+    for r in rows[:-1]:
+        for n, rho in r.rho.items():
+            if r.pairs >= LOW_RHO_PAIRS and rho < LOW_RHO:
+                out.append(f"**Low agreement**: budget {r.budget:g} ranks `{n}` unlike {top:g} (rho {rho:.2f} over "
+                           f"{r.pairs} configs): its screens say little; prefer a higher lowest budget (`budgets`, "
+                           "`min_budget`) or a single-fidelity strategy (`mobo`).\n")
+    return "\n".join(out)
+
+
 def _short(message: str | None) -> str:
     text = " ".join((message or "").split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
-def _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, ref_source, written) -> str:
+def _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, ref_source, written, budgets="") -> str:
     names = [o.name for o in objs]
     counts = Counter(t.state for t in trials)
     out = [f"# nago report: {title}\n", f"Run directory `{run_dir}`: {len(trials)} trials.\n", "## Trials by state\n"]
@@ -253,6 +282,8 @@ def _markdown(title, run_dir, trials, objs, fidelity, scored, front, hv, ref, re
             t = (max if o.maximize else min)(scored, key=lambda t: t.metrics[o.name])
             best.append({"objective": str(o), "best": t.metrics[o.name], "trial": t.id, "fidelity": t.fidelity})
     out.append(markdown_table(best, ["objective", "best", "trial", "fidelity"]) if best else "None yet.\n")
+    if budgets:
+        out.append(budgets)
 
     if "pareto.png" in written:
         out += ["## Plots\n", "![Pareto front](pareto.png)\n", "![Hypervolume over trials](hypervolume.png)\n"]
