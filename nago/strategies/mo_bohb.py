@@ -17,7 +17,9 @@ as ASHA does (Li et al. 2020): whenever a slot is free,
    no budget has ``n_min`` finite observations) the next unseen Sobol point, else the proposal of
    :class:`~nago.strategies.mobo.MOBO` (GPs + qLogNEHVI, the pending trials as ``X_pending``) fitted to
    the trials of the model budget: the lowest budget (``model_budget = "lowest"``, the default: it has
-   the most observations) or the highest with ``n_min`` finite observations (``"highest"``, BOHB's rule).
+   the most observations) or the highest with ``n_min`` finite observations (``"highest"``, BOHB's rule);
+   with ``local_fraction``, that share of the non-model slots is a one-parameter mutant of a config on
+   the highest budget's front (local search around the front, :mod:`~nago.strategies._mutation`).
 
 It never waits for a rung to fill (no idle workers), never repeats a (config, budget) pair (a
 promotion checks the configs already at the next rung, pending ones included; a new config is one
@@ -53,7 +55,7 @@ from nago.study.trial import ObjectiveSpec, Trial, TrialState
 from nago.warnings import SpaceExhaustedWarning
 
 _OWN = {"eta": 3, "random_fraction": 1 / 3, "n_min": None, "model_budget": "lowest", "warm_init": None,
-        "min_front_prob": 0.0}
+        "min_front_prob": 0.0, "local_fraction": 0.0}
 _RUNGS = ("budgets", "min_budget", "max_budget")
 _MOBO = ("acquisition", "num_restarts", "raw_samples", "mc_samples", "max_candidates", "warp", "features", "transfer",
          "cost_exponent")
@@ -84,6 +86,9 @@ class MOBOHB(Strategy):
             default 0: ASHA's rule alone). The prediction is a line per objective from the config's
             budget to the highest, fitted to the configs trained at both (:mod:`~nago.strategies._front_prob`;
             off until 4 exist). A skipped config keeps its rank and is promoted later if the line moves.
+        local_fraction: share of the ``random_fraction`` slots that, once the highest budget has a front, go to
+            a one-parameter mutant of a front config instead of a Sobol point (0 to 1; default 0). The GP of a
+            low budget misjudges some configs next to the front; a neighbour of a front config is often on it.
 
     Warm starts: besides those configs, with ``transfer = "mean"`` or ``"mtgp"`` the GP gets the earlier
     observations as ``mobo`` does (measured at the sources' fidelity; the weights learn how they relate to
@@ -122,6 +127,7 @@ class MOBOHB(Strategy):
         self.model_budget = choice_option(self.name, "model_budget", opts["model_budget"], ("highest", "lowest"))
         self.warm_init = warm_init_option(self.name, opts["warm_init"], space)
         self.min_front_prob = float_option(self.name, "min_front_prob", opts["min_front_prob"], 0, 1)
+        self.local_fraction = float_option(self.name, "local_fraction", opts["local_fraction"], 0, 1)
         self._mobo_options = {k: options[k] for k in _MOBO if k in options}
         if self.random_fraction < 1:  # validate the GP options now, not at the first model ask
             self._model(self.budgets[0])
@@ -240,9 +246,41 @@ class MOBOHB(Strategy):
                     info["source"] = "fallback" if "error" in info else "sobol"
                 out.append(Proposal(p.config, fidelity=self.budgets[0], info=info))
         exclude = seen_keys(self.space, [*self.trials, *pending]) | {self.space.key(p.config) for p in out}
+        if self.local_fraction > 0 and len(out) < n:
+            out += self._local_configs(n - len(out), rng, exclude)
         skip = len(self.trials) + len(pending)
         for config, i in novel_sobol(self.space, n - len(out), seed=self.seed, skip=skip, exclude=exclude):
             out.append(Proposal(config, fidelity=self.budgets[0], info={"rung": 0, "source": "sobol", "sobol_index": i}))
+        return out
+
+    def front_trials(self) -> list[Trial]:
+        """The complete trials of the highest budget that no other there dominates, best first (:meth:`ranked`)."""
+        from nago.analysis.pareto import non_dominated
+
+        ranked = self.ranked([t for t in self.trials if self.rung_of(t) == len(self.budgets) - 1])
+        if not ranked:
+            return []
+        mask = non_dominated(objective_values(ranked, self.objectives), maximize=[o.maximize for o in self.objectives])
+        return [t for t, keep in zip(ranked, mask) if keep]
+
+    def _local_configs(self, n: int, rng: np.random.Generator, exclude: set[tuple]) -> list[Proposal]:
+        """Of ``n`` slots left for Sobol points, each with probability ``local_fraction``: a one-parameter mutant
+        of a config on the highest budget's front (:func:`~nago.strategies._mutation.novel_mutant`); none while
+        that front is empty. ``exclude`` gains the keys returned."""
+        from nago.strategies._mutation import novel_mutant
+
+        front, out = self.front_trials(), []
+        if not front:
+            return out
+        for _ in range(n):
+            if rng.random() >= self.local_fraction:
+                continue
+            found = novel_mutant(self.space, front, rng, exclude)
+            if found is not None:
+                child, parent = found
+                exclude.add(self.space.key(child))
+                out.append(Proposal(child, fidelity=self.budgets[0], info={"rung": 0, "source": "local",
+                                                                           "mutant_of": parent.id}))
         return out
 
     # -- ask -----------------------------------------------------------------------------------
@@ -282,4 +320,4 @@ class MOASHA(MOBOHB):
         super().__init__(space=space, objectives=objectives, seed=seed, fidelity=fidelity, **options)
 
     def _fixed_options(self) -> dict[str, Any]:
-        return {"random_fraction": 1.0}
+        return {"random_fraction": 1.0, "local_fraction": 0.0}

@@ -28,6 +28,7 @@ import numpy as np
 from nago.analysis.pareto import non_dominated
 from nago.config.space import SearchSpace
 from nago.strategies._gp import is_finite_observation
+from nago.strategies._mutation import mutate
 from nago.strategies._options import check_unknown, int_option, option_error, require_searchable
 from nago.strategies._sobol import novel_sobol, seen_keys
 from nago.strategies.base import STRATEGIES, Proposal, Strategy
@@ -105,7 +106,7 @@ class RegularizedEvolution(Strategy):
         for _ in range(max(self.population, 4)):
             parent = self._tournament(alive, rng)
             for _ in range(self.max_retries):
-                config = self._mutate(parent.config, rng)
+                config = mutate(self.space, parent.config, rng)
                 if self.space.key(config) not in exclude:
                     return config, parent
         return None
@@ -118,17 +119,3 @@ class RegularizedEvolution(Strategy):
             return sample[int(np.argmax(Y[:, 0]))]
         front = np.flatnonzero(non_dominated(Y, maximize=[True] * Y.shape[1]))
         return sample[int(rng.choice(front))]
-
-    def _mutate(self, config: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        child = dict(config)
-        p = self.space.searchable[int(rng.integers(self.space.dim))]
-        if p.levels is not None:
-            if p.levels == 1:
-                return child
-            values = list(p.choices) if p.type == "categorical" else list(range(int(p.low), int(p.high) + 1))
-            others = [v for v in values if v != config[p.name]]
-            child[p.name] = others[int(rng.integers(len(others)))]
-        else:
-            u = float(np.clip(p.to_unit(config[p.name]) + rng.normal(0.0, 0.1), 0.0, 1.0))
-            child[p.name] = p.from_unit(u)
-        return child

@@ -165,3 +165,38 @@ def test_min_front_prob_skips_a_promotion_predicted_dominated_at_the_top(mf):
     assert out[0].info["source"] == "sobol"
     with pytest.raises(ConfigError, match="min_front_prob"):
         STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, budgets=[4, 36], min_front_prob=1.5)
+
+
+def test_local_fraction_proposes_unseen_neighbours_of_the_top_front(mf):
+    """Two configs at the top budget, (80, 30) and (70, 10), both on its front, one dominated (60, 40): with
+    local_fraction 1 and only Sobol slots, every new config differs from a front config in exactly one parameter,
+    was never seen, and names its parent; before any top-budget result there are only Sobol points; moasha ignores it."""
+    space, _ = mf
+    c = [{"a": a, "b": b} for a in "pqrstu" for b in range(6)]
+    low = [_done(i, c[i], 4, 50 + i, 10 + i) for i in range(10)]
+    kw = dict(objectives=OBJ, seed=0, budgets=[4, 36], eta=5, random_fraction=1.0)
+    s = STRATEGIES.get("mo-bohb")(space=space, local_fraction=1.0, **kw)
+    s.tell(low)
+    assert {p.info["source"] for p in s.ask(4)} <= {"sobol", "promotion"}
+    top = [_done(10, c[0], 36, 80, 30, {"rung": 1, "parent": 0}), _done(11, c[1], 36, 70, 10, {"rung": 1, "parent": 1}),
+           _done(12, c[2], 36, 60, 40, {"rung": 1, "parent": 2})]
+    s.tell(low + top)
+    assert [t.id for t in s.front_trials()] and {t.id for t in s.front_trials()} == {10, 11}
+    out = s.ask(6)
+    local = [p for p in out if p.info["source"] != "promotion"]  # 2 promotions are due (10 at rung 0, eta 5)
+    assert len(local) == 4 and all(p.info["source"] == "local" for p in local)
+    seen = {space.key(t.config) for t in low + top}
+    parents = {10: c[0], 11: c[1]}
+    for p in local:
+        assert space.key(p.config) not in seen and p.fidelity == 4 and p.info["rung"] == 0
+        diff = [k for k in ("a", "b") if p.config[k] != parents[p.info["mutant_of"]][k]]
+        assert len(diff) == 1
+    assert len({space.key(p.config) for p in local}) == 4
+    again = STRATEGIES.get("mo-bohb")(space=space, local_fraction=1.0, **kw)
+    again.tell(low + top)
+    assert [p.config for p in again.ask(6)] == [p.config for p in out]  # a function of the seed and the history
+    m = STRATEGIES.get("moasha")(space=space, **{k: v for k, v in kw.items() if k != "random_fraction"})
+    m.tell(low + top)
+    assert all(p.info["source"] in ("sobol", "promotion") for p in m.ask(6))
+    with pytest.raises(ConfigError, match="local_fraction"):
+        STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, budgets=[4, 36], local_fraction=-0.1)
