@@ -56,11 +56,12 @@ def test_promotes_the_pareto_best_third_top_rung_first(mf):
 def test_no_repeat_and_resume_gives_the_same_asks(mf):
     space, table = mf
     objective = TableObjective(table=table)
-    make = lambda: STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, seed=3, budgets=[4, 36], **GP)  # noqa: E731
+    make = lambda: STRATEGIES.get("mo-bohb")(space=space, objectives=OBJ, seed=3, budgets=[4, 36], local_fraction=0.5,  # noqa: E731
+                                             **GP)
     s, history = make(), []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for tid in range(30):
+        for tid in range(20):
             s.tell(history)
             (p,) = s.ask(1)
             m = objective(p.config, seed=0, fidelity=p.fidelity).metrics
@@ -68,7 +69,7 @@ def test_no_repeat_and_resume_gives_the_same_asks(mf):
         pairs = [(space.key(t.config), t.fidelity) for t in history]
         assert len(set(pairs)) == len(pairs)
         sources = {t.info["source"] for t in history}
-        assert {"promotion", "sobol", "qlognehvi"} <= sources, sources
+        assert {"promotion", "sobol", "qlognehvi", "local"} <= sources, sources
         assert all(t.info["model_budget"] in (4.0, 36.0) for t in history if t.info["source"] == "qlognehvi")
         fresh = make()
         fresh.tell(history)
