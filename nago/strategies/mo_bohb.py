@@ -42,11 +42,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nago.analysis.pareto import objective_values, pareto_order
+from nago.analysis.pareto import objective_values, pareto_order, pareto_trials
 from nago.config.space import SearchSpace
 from nago.errors import ConfigError
 from nago.strategies._gp import is_finite_observation
 from nago.strategies._hyperband import schedule_from_options
+from nago.strategies._mutation import novel_mutant
 from nago.strategies._options import (check_unknown, choice_option, float_option, int_option,
                                       require_searchable, warm_init_option)
 from nago.strategies._sobol import novel_sobol, seen_keys
@@ -255,20 +256,13 @@ class MOBOHB(Strategy):
 
     def front_trials(self) -> list[Trial]:
         """The complete trials of the highest budget that no other there dominates, best first (:meth:`ranked`)."""
-        from nago.analysis.pareto import non_dominated
-
         ranked = self.ranked([t for t in self.trials if self.rung_of(t) == len(self.budgets) - 1])
-        if not ranked:
-            return []
-        mask = non_dominated(objective_values(ranked, self.objectives), maximize=[o.maximize for o in self.objectives])
-        return [t for t, keep in zip(ranked, mask) if keep]
+        return pareto_trials(ranked, self.objectives) if ranked else []
 
     def _local_configs(self, n: int, rng: np.random.Generator, exclude: set[tuple]) -> list[Proposal]:
         """Of ``n`` slots left for Sobol points, each with probability ``local_fraction``: a one-parameter mutant
         of a config on the highest budget's front (:func:`~nago.strategies._mutation.novel_mutant`); none while
         that front is empty. ``exclude`` gains the keys returned."""
-        from nago.strategies._mutation import novel_mutant
-
         front, out = self.front_trials(), []
         if not front:
             return out

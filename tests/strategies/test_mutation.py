@@ -33,7 +33,7 @@ def test_mutate_changes_exactly_one_parameter_to_a_valid_value():
 
 def test_novel_mutant_skips_seen_configs_and_gives_up_when_all_are_seen():
     space = SearchSpace.from_dict({"params": {"c": {"type": "categorical", "choices": ["x", "y"]},
-                                                             "d": {"type": "categorical", "choices": ["u", "v"]}}})
+                                              "d": {"type": "categorical", "choices": ["u", "v"]}}})
     parent = Trial(id=7, config={"c": "x", "d": "u"}, seed=0)
     seen = {space.key({"c": "x", "d": "u"}), space.key({"c": "y", "d": "u"})}
     child, who = novel_mutant(space, [parent], np.random.default_rng(1), seen)
